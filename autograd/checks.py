@@ -1,0 +1,212 @@
+"""Outside referees for gradients: central finite differences and dense Jacobians.
+
+The engine never builds a Jacobian. These tools do, on tiny shapes, to show that the sparse
+shortcuts of the primitive table are right:
+
+* :func:`numerical_jacobian`: ``J[:, j] = (f(x + ε e_j) - f(x - ε e_j)) / 2ε`` in float64.
+* :func:`gradcheck`: reverse mode's Jacobian (one backward per output element) against it.
+* :func:`dense_jacobian`: a primitive's full Jacobian written from the pattern column of
+  MATH.md (diagonals, identity blocks, Kronecker products, selections), independently of its
+  VJP and JVP rules, so a test can check ``vjp(g) == Jᵀ g`` and ``jvp(ẋ) == J ẋ``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+
+from .primitives import PRIMITIVES
+from .state import no_grad
+from .tensor import Tensor
+
+
+class GradcheckError(AssertionError):
+    """Reverse mode and finite differences disagree."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Finite differences and gradcheck
+# ---------------------------------------------------------------------------------------------
+
+
+def _is_checked(value: Any) -> bool:
+    """Inputs that are differentiated: arrays and numbers, and tensors that require grad."""
+    if isinstance(value, Tensor):
+        return value.requires_grad
+    return np.asarray(value).dtype.kind in "biuf"
+
+
+def _as_float64(value: Any) -> np.ndarray:
+    return np.array(value._data if isinstance(value, Tensor) else value, dtype=np.float64)
+
+
+def _call(f: Callable, arrays: list, checked: list[bool], inputs: tuple, requires_grad: bool) -> Tensor:
+    args = [
+        Tensor(a, requires_grad=requires_grad) if c else inp
+        for a, c, inp in zip(arrays, checked, inputs)
+    ]
+    out = f(*args)
+    return out if isinstance(out, Tensor) else Tensor(out)
+
+
+def numerical_jacobian(f: Callable, *inputs: Any, eps: float = 1e-6) -> list[np.ndarray]:
+    """Central-difference Jacobians of ``f`` in float64, one ``(out.size, x.size)`` per input.
+
+    ``J[:, j] = (f(x + ε e_j) - f(x - ε e_j)) / 2ε``, evaluated without recording a graph.
+    Tensors that do not require grad are held constant (and get no Jacobian: ``None``).
+    """
+    checked = [_is_checked(x) for x in inputs]
+    arrays = [_as_float64(x) if c else None for x, c in zip(inputs, checked)]
+    with no_grad():
+        out_size = _call(f, arrays, checked, inputs, False)._data.size
+        jacobians: list = []
+        for k, array in enumerate(arrays):
+            if array is None:
+                jacobians.append(None)
+                continue
+            jacobian = np.zeros((out_size, array.size))
+            flat = array.reshape(-1)
+            for j in range(array.size):
+                original = flat[j]
+                flat[j] = original + eps
+                plus = _call(f, arrays, checked, inputs, False)._data.astype(np.float64)
+                flat[j] = original - eps
+                minus = _call(f, arrays, checked, inputs, False)._data.astype(np.float64)
+                flat[j] = original
+                jacobian[:, j] = (plus - minus).reshape(-1) / (2 * eps)
+            jacobians.append(jacobian)
+    return jacobians
+
+
+def reverse_jacobian(f: Callable, *inputs: Any) -> list[np.ndarray]:
+    """Jacobians of ``f`` from reverse mode: one backward per output element (row by row)."""
+    checked = [_is_checked(x) for x in inputs]
+    arrays = [_as_float64(x) if c else None for x, c in zip(inputs, checked)]
+    leaves = [Tensor(a, requires_grad=True) if c else inp for a, c, inp in zip(arrays, checked, inputs)]
+    out = f(*leaves)
+    jacobians = [np.zeros((out.size, a.size)) if a is not None else None for a in arrays]
+    for row in range(out.size):
+        seed = np.zeros(out.size, dtype=out.dtype)
+        seed[row] = 1
+        for leaf, c in zip(leaves, checked):
+            if c:
+                leaf.grad = None
+        out.backward(seed.reshape(out.shape), retain_graph=True)
+        for k, (leaf, c) in enumerate(zip(leaves, checked)):
+            if c and leaf.grad is not None:
+                jacobians[k][row] = leaf.grad.reshape(-1)
+    return jacobians
+
+
+def gradcheck(
+    f: Callable, *inputs: Any, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3
+) -> bool:
+    """Check reverse-mode derivatives of ``f`` against float64 central differences.
+
+    ``f`` takes tensors and returns a tensor. Arrays, numbers and tensors that require grad are
+    differentiated; tensors that do not are held constant. Both Jacobians are computed in
+    float64 (float32 inputs are promoted, with a warning: finite differences in float32 carry
+    errors near 1e-3). An entry passes when ``|analytic - numeric| <= atol + rtol |numeric|``.
+
+    Returns True, or raises :class:`GradcheckError` with the worst entry of each failing input.
+    """
+    for k, x in enumerate(inputs):
+        dtype = np.asarray(x._data if isinstance(x, Tensor) else x).dtype
+        if _is_checked(x) and dtype.kind == "f" and dtype.itemsize < 8:
+            warnings.warn(
+                f"gradcheck: input {k} is {dtype}; the check runs in float64, since finite "
+                "differences in single precision are too inaccurate to judge a gradient",
+                stacklevel=2,
+            )
+    numeric = numerical_jacobian(f, *inputs, eps=eps)
+    analytic = reverse_jacobian(f, *inputs)
+    failures = []
+    for k, (a, n) in enumerate(zip(analytic, numeric)):
+        if n is None:
+            continue
+        error = np.abs(a - n)
+        bad = error > atol + rtol * np.abs(n)
+        if bad.any():
+            row, col = np.unravel_index(np.argmax(np.where(bad, error, -1)), error.shape)
+            failures.append(
+                f"input {k} (shape {np.shape(inputs[k])}): {int(bad.sum())} of {bad.size} Jacobian "
+                f"entries differ; worst at output {row}, input element {col}: "
+                f"reverse mode {a[row, col]:.6g} vs finite differences {n[row, col]:.6g} "
+                f"(|diff| {error[row, col]:.3g})"
+            )
+    if failures:
+        raise GradcheckError("gradcheck failed:\n  " + "\n  ".join(failures))
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Dense Jacobians of the primitives, from MATH.md's pattern column
+# ---------------------------------------------------------------------------------------------
+
+
+def _diagonal(values: np.ndarray) -> np.ndarray:
+    return np.diag(np.asarray(values, dtype=np.float64).reshape(-1))
+
+
+def _selection(linear_map: Callable, x: np.ndarray) -> np.ndarray:
+    """The 0/1 matrix of a linear map that moves, copies or adds elements (a NumPy function).
+
+    Column j is the map applied to the basis array e_j: one 1 per output element it reaches.
+    """
+    columns = []
+    for j in range(x.size):
+        basis = np.zeros(x.size)
+        basis[j] = 1.0
+        columns.append(np.asarray(linear_map(basis.reshape(x.shape)), dtype=np.float64).reshape(-1))
+    out_size = np.asarray(linear_map(np.zeros(x.shape))).size
+    return np.stack(columns, axis=1) if columns else np.zeros((out_size, 0))
+
+
+def _matmul_dense(w: np.ndarray, x: np.ndarray) -> list[np.ndarray]:
+    """``F = W X``: ``dvec(F)/dvec(W) = I_n ⊗ Xᵀ`` and ``dvec(F)/dvec(X) = W ⊗ I_m`` (row-major)."""
+    w2 = w.reshape(1, -1) if w.ndim == 1 else w
+    x2 = x.reshape(-1, 1) if x.ndim == 1 else x
+    n, m = w2.shape[0], x2.shape[1]
+    return [np.kron(np.eye(n), x2.T), np.kron(w2, np.eye(m))]
+
+
+_DENSE: dict[str, Callable[..., list[np.ndarray]]] = {
+    "exp": lambda x: [_diagonal(np.exp(x))],
+    "log": lambda x: [_diagonal(1.0 / x)],
+    "reciprocal": lambda x: [_diagonal(-1.0 / (x * x))],
+    "relu": lambda x: [_diagonal(x > 0)],
+    "neg": lambda x: [-np.eye(x.size)],
+    "add": lambda x, y: [np.eye(x.size), np.eye(y.size)],
+    "mul": lambda x, y: [_diagonal(y), _diagonal(x)],
+    "matmul": _matmul_dense,
+    "broadcast_to": lambda x, shape: [_selection(lambda a: np.broadcast_to(a, shape), x)],
+    "sum": lambda x, axis, keepdims: [_selection(lambda a: np.sum(a, axis=axis, keepdims=keepdims), x)],
+    "transpose": lambda x, axes: [_selection(lambda a: np.transpose(a, axes), x)],
+    "reshape": lambda x, shape: [_selection(lambda a: np.reshape(a, shape), x)],
+}
+
+
+def register_dense_jacobian(name: str, builder: Callable[..., list[np.ndarray]]) -> None:
+    """Give the primitive ``name`` a dense-Jacobian referee: ``builder(*xs, *static)``."""
+    _DENSE[name] = builder
+
+
+def dense_jacobian(name: str, *args: Any) -> list[np.ndarray]:
+    """The full Jacobian of primitive ``name`` at ``args`` (inputs, then static arguments).
+
+    One float64 matrix of shape ``(ans.size, x.size)`` per input, built from the primitive's
+    Jacobian pattern (MATH.md), not from its rules. For tiny shapes only: a matmul of
+    (2048, 2048) @ (2048, 128) would need 4.4 TB.
+    """
+    if name not in _DENSE:
+        raise KeyError(f"dense_jacobian: no dense Jacobian is written for primitive {name!r}")
+    n_inputs = PRIMITIVES[name].n_inputs
+    xs = [np.asarray(a, dtype=np.float64) for a in args[:n_inputs]]
+    return _DENSE[name](*xs, *args[n_inputs:])
+
+
+def dense_jacobian_bytes(out_size: int, in_size: int, itemsize: int = 4) -> int:
+    """Bytes a dense Jacobian of an ``out_size``-by-``in_size`` map would take."""
+    return int(out_size) * int(in_size) * int(itemsize)

@@ -1,0 +1,508 @@
+"""``Tensor``: an n-dimensional array that records the primitives applied to it.
+
+Every operation goes through :func:`apply`, the engine's one choke point: it computes the
+output, records the node when an input requires grad, and pushes tangents forward when an input
+carries one. Broadcasting is made explicit here: a tracked operand of a smaller shape goes
+through a ``broadcast_to`` node, so ``add`` and ``mul`` only see equal shapes and the only
+unbroadcast is ``broadcast_to``'s VJP (``primitives.sum_to``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import primitives as P
+from . import state
+from .backward import backward as _backward
+
+_ndarray = np.ndarray
+_new = object.__new__
+_PYTHON_SCALARS = (int, float, bool)
+_NUMERIC_KINDS = "biuf"
+
+
+def _fmt(shape: tuple) -> str:
+    return str(tuple(shape))
+
+
+class Tensor:
+    """An array with a gradient: ``Tensor(data, requires_grad=False)``.
+
+    ``data`` is copied, and the tensor's array is read-only: arrays saved for backward can not
+    be changed under it. Replace the data with ``t.data = new_array`` (backward through nodes
+    recorded before the change then raises rather than give a wrong gradient).
+
+    Python lists and Python numbers become float64; arrays keep their dtype. Only
+    floating-point data may require grad.
+    """
+
+    # ndarray (op) Tensor defers to the Tensor's reflected operator instead of looping over it.
+    __array_ufunc__ = None
+
+    # Defaults shared by every tensor: an instance stores only what differs, which keeps the
+    # creation of op outputs cheap.
+    requires_grad: bool = False
+    grad: np.ndarray | None = None
+    name: str | None = None
+    _prim: P.Primitive | None = None  # the primitive that made this tensor; None for a leaf
+    _parents: tuple = ()
+    _static: tuple = ()  # the primitive's non-differentiable arguments (axes, shapes)
+    _tangent: np.ndarray | None = None  # forward mode: d(this)/d(input) along one direction
+    _clock: int = 0  # state.mutation_clock when this node was recorded
+    _mutated_at: int = 0  # state.mutation_clock when .data was last replaced
+    _retains_grad: bool = False
+    _consumed: bool = False  # a backward pass without retain_graph went through this node
+    _origin: Any = None  # where the node was created, kept in anomaly mode
+    _scope: str | None = None  # the module path (e.g. "layers.0") active when it was recorded
+
+    def __init__(self, data: Any, requires_grad: bool = False, *, dtype: Any = None, name: str | None = None):
+        self._data = _to_array("Tensor", data, dtype, copy=True)
+        self._data.flags.writeable = False
+        if requires_grad:
+            if self._data.dtype.kind != "f":
+                raise TypeError(
+                    f"Tensor: only floating-point data can require grad; got dtype {self._data.dtype}"
+                )
+            self.requires_grad = True
+        if name is not None:
+            self.name = name
+
+    # -- data ------------------------------------------------------------------------------
+
+    @property
+    def data(self) -> np.ndarray:
+        """The values, as a read-only array (copy it to modify it)."""
+        array = self._data
+        if array.flags.writeable:
+            array.flags.writeable = False
+        return array
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        array = _to_array("Tensor.data", value, None, copy=True)
+        array.flags.writeable = False
+        self._data = array
+        state.mutation_clock += 1
+        self._mutated_at = state.mutation_clock
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def size(self) -> int:
+        return self._data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    @property
+    def op(self) -> P.Primitive | None:
+        """The primitive that produced this tensor, or None for a leaf."""
+        return self._prim
+
+    @property
+    def parents(self) -> tuple["Tensor", ...]:
+        """The tensors this one was computed from (empty for a leaf)."""
+        return self._parents
+
+    @property
+    def static(self) -> tuple:
+        """The primitive's non-differentiable arguments (an axis, a shape)."""
+        return self._static
+
+    @property
+    def tangent(self) -> np.ndarray | None:
+        """The forward-mode tangent carried by this tensor, if any."""
+        return self._tangent
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._prim is None
+
+    def item(self) -> float:
+        return self._data.item()
+
+    def numpy(self) -> np.ndarray:
+        """The values as a read-only array, shared with the tensor (no copy)."""
+        return self.data
+
+    def detach(self) -> "Tensor":
+        """The same values as a new leaf that does not require grad."""
+        return _wrap(self._data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self._data, separator=", ", prefix="Tensor(")
+        extra = ""
+        if self._prim is not None:
+            extra = f", op={self._prim.name}"
+        elif self.requires_grad:
+            extra = ", requires_grad=True"
+        if self._data.dtype != np.float64:
+            extra += f", dtype={self._data.dtype}"
+        return f"Tensor({body}{extra})"
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    # -- reverse mode ----------------------------------------------------------------------
+
+    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+        """Accumulate the gradient of this tensor into the ``.grad`` of every leaf.
+
+        ``grad`` (the seed, of this tensor's shape) may be omitted only for a single-element
+        output. Backward frees nothing, but marks the graph used: a second backward through it
+        raises unless this one passed ``retain_graph=True``.
+        """
+        _backward(self, grad, retain_graph)
+
+    def retain_grad(self) -> "Tensor":
+        """Keep this non-leaf tensor's gradient in ``.grad`` during backward."""
+        self._retains_grad = True
+        return self
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    @property
+    def scope(self) -> str | None:
+        """The module path (``"layers.0"``) that was active when this node was recorded."""
+        return self._scope
+
+    def draw(self, **options: Any):
+        """The computation graph that produced this tensor, as a ``graphviz.Digraph``."""
+        from .viz import draw
+
+        return draw(self, **options)
+
+    # -- primitives --------------------------------------------------------------------------
+
+    def exp(self) -> "Tensor":
+        return apply(P.EXP, (self,))
+
+    def log(self) -> "Tensor":
+        return apply(P.LOG, (self,))
+
+    def reciprocal(self) -> "Tensor":
+        return apply(P.RECIPROCAL, (self,))
+
+    def relu(self) -> "Tensor":
+        return apply(P.RELU, (self,))
+
+    def __neg__(self) -> "Tensor":
+        return apply(P.NEG, (self,))
+
+    def __pos__(self) -> "Tensor":
+        return self
+
+    def __add__(self, other: Any) -> "Tensor":
+        return _binary(P.ADD, "add", self, other)
+
+    def __radd__(self, other: Any) -> "Tensor":
+        return _binary(P.ADD, "add", other, self)
+
+    def __mul__(self, other: Any) -> "Tensor":
+        return _binary(P.MUL, "mul", self, other)
+
+    def __rmul__(self, other: Any) -> "Tensor":
+        return _binary(P.MUL, "mul", other, self)
+
+    def __matmul__(self, other: Any) -> "Tensor":
+        return matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> "Tensor":
+        return matmul(other, self)
+
+    def broadcast_to(self, *shape: int | Sequence[int]) -> "Tensor":
+        """Replicate along new leading axes and size-1 axes up to ``shape``."""
+        shape = _shape_argument(shape)
+        if shape == self._data.shape:
+            return self
+        try:
+            ok = np.broadcast_shapes(self._data.shape, shape) == shape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"broadcast_to: cannot broadcast shape {_fmt(self._data.shape)} to {_fmt(shape)}")
+        return apply(P.BROADCAST_TO, (self,), (shape,))
+
+    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> "Tensor":
+        """Sum over ``axis`` (all axes when None)."""
+        return apply(P.SUM, (self,), (_normalize_axes("sum", axis, self._data.shape), bool(keepdims)))
+
+    def transpose(self, *axes: int | Sequence[int]) -> "Tensor":
+        """Permute the axes (reverse them when none are given)."""
+        ndim = self._data.ndim
+        axes = _shape_argument(axes) if axes else tuple(range(ndim - 1, -1, -1))
+        normalized = tuple(a + ndim if -ndim <= a < 0 else a for a in axes)
+        if sorted(normalized) != list(range(ndim)):
+            raise ValueError(
+                f"transpose: axes {_fmt(axes)} are not a permutation of the axes of a tensor of "
+                f"shape {_fmt(self._data.shape)}"
+            )
+        return apply(P.TRANSPOSE, (self,), (normalized,))
+
+    @property
+    def T(self) -> "Tensor":
+        return self.transpose()
+
+    def reshape(self, *shape: int | Sequence[int]) -> "Tensor":
+        """The same elements in ``shape`` (one entry may be -1)."""
+        shape = _resolve_reshape(self._data.shape, _shape_argument(shape))
+        return apply(P.RESHAPE, (self,), (shape,))
+
+    # -- composed from the primitives ----------------------------------------------------------
+
+    def __sub__(self, other: Any) -> "Tensor":
+        # x - y = x + (-y); a constant y is negated in NumPy, outside the graph.
+        if _is_constant(other):
+            return _binary(P.ADD, "sub", self, _wrap(np.negative(_constant(other, self)._data)))
+        return _binary(P.ADD, "sub", self, -other)
+
+    def __rsub__(self, other: Any) -> "Tensor":
+        # other - self = (-self) + other
+        return _binary(P.ADD, "sub", other, -self)
+
+    def __truediv__(self, other: Any) -> "Tensor":
+        # x / y = x * (1/y); a constant y is inverted in NumPy, outside the graph.
+        if _is_constant(other):
+            return _binary(P.MUL, "truediv", self, _wrap(np.reciprocal(_constant(other, self)._data)))
+        return _binary(P.MUL, "truediv", self, other.reciprocal())
+
+    def __rtruediv__(self, other: Any) -> "Tensor":
+        # other / self = other * (1/self)
+        return _binary(P.MUL, "truediv", other, self.reciprocal())
+
+    def __pow__(self, exponent: Any) -> "Tensor":
+        """``x ** p`` for a scalar ``p``: repeated products for integer ``p``, else exp(p log x)."""
+        if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:
+            raise TypeError("pow: the exponent must be a scalar (a Tensor exponent is not supported)")
+        p = float(exponent)
+        if p == 0:
+            return self * 0.0 + 1.0  # d(x^0)/dx = 0, kept in the graph
+        if p.is_integer() and abs(p) <= 64:
+            result = _integer_power(self, int(abs(p)))
+            return result if p > 0 else result.reciprocal()
+        return (self.log() * p).exp()
+
+    def __rpow__(self, base: Any) -> "Tensor":
+        # c ** x = exp(x log c), for a positive scalar base c
+        return (self * float(np.log(base))).exp()
+
+    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> "Tensor":
+        """The sum over ``axis`` times 1/count (NaN for an empty reduction, as NumPy)."""
+        total = self.sum(axis, keepdims)
+        count = self._data.size // max(total._data.size, 1) if self._data.size else 0
+        return total * (1.0 / count if count else np.nan)
+
+
+# ---------------------------------------------------------------------------------------------
+# The choke point
+# ---------------------------------------------------------------------------------------------
+
+
+def apply(prim: P.Primitive, inputs: tuple, static: tuple = ()) -> Tensor:
+    """Apply ``prim`` to ``inputs``: compute the output, record the node, push tangents.
+
+    Every operation of the engine goes through here, which makes it the one place that knows
+    about graph recording, forward-mode tangents and the observers (counters, anomaly mode).
+    """
+    args = [t._data for t in inputs]
+    if static:
+        args.extend(static)
+    ans = prim.forward(*args)
+    if ans.__class__ is not _ndarray:  # ufuncs return NumPy scalars for 0-d inputs
+        ans = np.asarray(ans)
+    out = _new(Tensor)
+    out._data = ans
+    tangents = False
+    for t in inputs:
+        if t.requires_grad and state.grad_enabled:
+            out.requires_grad = True
+            out._prim = prim
+            out._parents = inputs
+            if static:
+                out._static = static
+            out._clock = state.mutation_clock
+            if state.scope is not None:
+                out._scope = state.scope
+        if t._tangent is not None:
+            tangents = True
+    if tangents:
+        x_dots = [t._tangent for t in inputs]
+        out._tangent = _as_dtype(prim.jvp(x_dots, ans, *args), ans.dtype)
+    if state.observed:
+        for observer in state.observers:
+            observer.on_apply(prim, inputs, out)
+    return out
+
+
+def _as_dtype(array, dtype) -> np.ndarray:
+    array = np.asarray(array)
+    return array if array.dtype == dtype else array.astype(dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# Operands, shapes and axes
+# ---------------------------------------------------------------------------------------------
+
+
+def _to_array(op: str, data: Any, dtype: Any, copy: bool) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data._data
+    python_data = not isinstance(data, (np.ndarray, np.generic))
+    try:
+        array = np.array(data, dtype=dtype, copy=True if copy else None)
+    except (ValueError, TypeError) as error:
+        raise TypeError(f"{op}: data is not a numeric array ({error})") from None
+    if array.dtype.kind not in _NUMERIC_KINDS:
+        raise TypeError(f"{op}: data of dtype {array.dtype} is not numeric")
+    if python_data and dtype is None and array.dtype.kind != "f":
+        array = array.astype(np.float64)  # Python lists and ints become float64
+    return array
+
+
+def _is_constant(value: Any) -> bool:
+    """Whether ``value`` carries no derivative: not a tensor, or one that is not tracked."""
+    return not isinstance(value, Tensor) or not _tracked(value)
+
+
+def _tracked(t: Tensor) -> bool:
+    return (t.requires_grad and state.grad_enabled) or t._tangent is not None
+
+
+def _constant(value: Any, like: Tensor) -> Tensor:
+    """A non-Tensor operand as a constant tensor (no gradient, never recorded).
+
+    A Python number takes ``like``'s floating dtype, so it never upcasts float32; an integer or
+    boolean array takes it too (the float category wins, as in PyTorch); float arrays keep
+    their dtype and promote as NumPy does. Writable arrays are copied, since a constant can be
+    saved for backward (``mul`` keeps ``y`` for ``dx = g * y``).
+    """
+    if isinstance(value, Tensor):
+        return value
+    like_dtype = like._data.dtype
+    if type(value) in _PYTHON_SCALARS:
+        if like_dtype.kind == "f":
+            array = np.array(value, dtype=like_dtype)
+        else:
+            array = np.array(value)
+    else:
+        array = _to_array("operand", value, None, copy=False)
+        if like_dtype.kind == "f" and array.dtype.kind != "f":
+            array = array.astype(like_dtype)
+        elif array.flags.writeable:
+            array = array.copy()
+    return _wrap(array)
+
+
+def _wrap(array: Any) -> Tensor:
+    """A tensor around ``array`` as it is: no copy, no validation, no graph."""
+    out = _new(Tensor)
+    out._data = array if array.__class__ is _ndarray else np.asarray(array)
+    return out
+
+
+def _broadcast_shape(op: str, x_shape: tuple, y_shape: tuple) -> tuple:
+    try:
+        return np.broadcast_shapes(x_shape, y_shape)
+    except ValueError:
+        raise ValueError(
+            f"{op}: operands of shapes {_fmt(x_shape)} and {_fmt(y_shape)} cannot be broadcast together"
+        ) from None
+
+
+def _binary(prim: P.Primitive, op: str, x: Any, y: Any) -> Tensor:
+    """Apply an elementwise binary primitive after making broadcasting explicit."""
+    if not isinstance(x, Tensor):
+        x = _constant(x, y)
+    elif not isinstance(y, Tensor):
+        y = _constant(y, x)
+    x_shape, y_shape = x._data.shape, y._data.shape
+    if x_shape != y_shape:
+        shape = _broadcast_shape(op, x_shape, y_shape)
+        # A constant needs no node: NumPy broadcasts it, and it never receives a gradient.
+        if x_shape != shape and _tracked(x):
+            x = apply(P.BROADCAST_TO, (x,), (shape,))
+        if y_shape != shape and _tracked(y):
+            y = apply(P.BROADCAST_TO, (y,), (shape,))
+    return apply(prim, (x, y))
+
+
+def matmul(x: Any, y: Any) -> Tensor:
+    """``x @ y`` for 2-D @ 2-D, matrix @ vector, vector @ matrix (and vector @ vector)."""
+    if not isinstance(x, Tensor):
+        x = _constant(x, y)
+    elif not isinstance(y, Tensor):
+        y = _constant(y, x)
+    x_shape, y_shape = x._data.shape, y._data.shape
+    if not (1 <= len(x_shape) <= 2 and 1 <= len(y_shape) <= 2):
+        raise ValueError(
+            f"matmul: operands must be 1-D or 2-D; got shapes {_fmt(x_shape)} and {_fmt(y_shape)}"
+        )
+    if x_shape[-1] != y_shape[0]:
+        raise ValueError(
+            f"matmul: shapes {_fmt(x_shape)} and {_fmt(y_shape)} are not aligned: "
+            f"{x_shape[-1]} (last axis of the first) != {y_shape[0]} (first axis of the second)"
+        )
+    return apply(P.MATMUL, (x, y))
+
+
+def _integer_power(x: Tensor, p: int) -> Tensor:
+    """x ** p for p >= 1 by repeated squaring: about log2(p) products."""
+    result = None
+    square = x
+    while p:
+        if p & 1:
+            result = square if result is None else result * square
+        p >>= 1
+        if p:
+            square = square * square
+    return result
+
+
+def _shape_argument(shape: tuple) -> tuple[int, ...]:
+    """Accept ``f(2, 3)`` and ``f((2, 3))`` alike."""
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        shape = tuple(shape[0])
+    return tuple(int(n) for n in shape)
+
+
+def _normalize_axes(op: str, axis: Any, shape: tuple) -> tuple[int, ...] | None:
+    if axis is None:
+        return None
+    ndim = len(shape)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    normalized = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor of shape {_fmt(shape)}")
+        normalized.append(int(a) % ndim)
+    if len(set(normalized)) != len(normalized):
+        raise ValueError(f"{op}: repeated axis in {_fmt(axes)} for a tensor of shape {_fmt(shape)}")
+    return tuple(normalized)
+
+
+def _resolve_reshape(shape: tuple, new_shape: tuple) -> tuple[int, ...]:
+    size = int(np.prod(shape))
+    unknown = [i for i, n in enumerate(new_shape) if n == -1]
+    known = int(np.prod([n for n in new_shape if n != -1]))
+    error = ValueError(
+        f"reshape: cannot reshape a tensor of shape {_fmt(shape)} ({size} elements) into shape {_fmt(new_shape)}"
+    )
+    if len(unknown) > 1 or any(n < -1 for n in new_shape):
+        raise error
+    if unknown:
+        if known == 0 or size % known:
+            raise error
+        new_shape = tuple(size // known if n == -1 else n for n in new_shape)
+    elif known != size:
+        raise error
+    return new_shape

@@ -1,0 +1,1 @@
+"""vecgrad's nn: feedforward networks assembled from the autograd engine's primitives."""

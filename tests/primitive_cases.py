@@ -1,0 +1,112 @@
+"""The shape table every primitive is tested on, shared by the reverse- and forward-mode suites.
+
+A case is a primitive name, the shapes of its array inputs, its static arguments and the domain
+its inputs are drawn from (kept away from poles and kinks, where finite differences fail).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    shapes: tuple
+    static: tuple = ()
+    domain: str = "any"  # any | positive | away_from_zero
+
+    @property
+    def id(self) -> str:
+        shapes = "-".join("x".join(map(str, s)) or "scalar" for s in self.shapes)
+        static = "-".join(str(s).replace(" ", "") for s in self.static)
+        return f"{self.name}[{shapes}{'|' + static if static else ''}]"
+
+    def inputs(self, seed: int = 0, dtype=np.float64) -> list[np.ndarray]:
+        rng = np.random.default_rng(seed)
+        arrays = []
+        for shape in self.shapes:
+            x = rng.standard_normal(shape)
+            if self.domain == "positive":
+                x = np.abs(x) + 0.5
+            elif self.domain == "away_from_zero":
+                x = np.sign(x + (x == 0)) * (np.abs(x) + 0.5)
+            arrays.append(np.asarray(x, dtype=dtype))
+        return arrays
+
+
+UNARY_SHAPES = [(), (3,), (2, 3), (4, 0), (2, 1, 3)]
+BINARY_SHAPES = [(), (3,), (2, 3), (4, 0), (3, 1, 2)]
+UNARY_DOMAINS = {
+    "exp": "any",
+    "log": "positive",
+    "reciprocal": "away_from_zero",
+    "relu": "away_from_zero",
+    "neg": "any",
+}
+
+CASES: list[Case] = []
+for _name, _domain in UNARY_DOMAINS.items():
+    CASES += [Case(_name, (s,), (), _domain) for s in UNARY_SHAPES]
+for _name in ("add", "mul"):
+    CASES += [Case(_name, (s, s)) for s in BINARY_SHAPES]
+CASES += [
+    Case("matmul", shapes)
+    for shapes in [
+        ((2, 3), (3, 4)),
+        ((2, 3), (3,)),
+        ((3,), (3, 4)),
+        ((3,), (3,)),
+        ((2, 0), (0, 3)),
+        ((0, 2), (2, 3)),
+        ((4, 4), (4, 4)),
+    ]
+]
+CASES += [
+    Case("broadcast_to", (x,), (shape,))
+    for x, shape in [
+        ((), (2, 3)),
+        ((1,), ()),  # not a broadcast: filtered below
+        ((3,), (2, 3)),
+        ((2, 1), (2, 4)),
+        ((1, 3, 1), (2, 3, 4)),
+        ((4, 1), (4, 0)),
+        ((0, 1, 3), (0, 10, 3)),
+        ((3, 2), (1, 3, 2)),
+    ]
+    if len(shape) >= len(x)
+]
+CASES += [
+    Case("sum", (x,), (axis, keepdims))
+    for x, axis, keepdims in [
+        ((2, 3), None, False),
+        ((2, 3), (0,), False),
+        ((2, 3), (1,), True),
+        ((2, 3, 4), (0, 2), False),
+        ((), None, False),
+        ((), None, True),
+        ((4, 0), (1,), True),
+        ((4, 0), None, False),
+    ]
+]
+CASES += [
+    Case("transpose", (x,), (axes,))
+    for x, axes in [((2, 3), (1, 0)), ((2, 3, 4), (2, 0, 1)), ((), ()), ((4, 0), (1, 0))]
+]
+CASES += [
+    Case("reshape", (x,), (shape,))
+    for x, shape in [((2, 3), (3, 2)), ((2, 3), (6,)), ((), (1, 1)), ((6,), (2, 1, 3)), ((4, 0), (0, 4))]
+]
+
+#: The broadcasting pairs every binary operation must get right.
+BROADCAST_PAIRS = [
+    ((1,), ()),
+    ((2, 1), (2,)),
+    ((3, 1, 2), (1, 3, 2)),
+    ((1, 3, 2), (3, 2)),
+    ((0, 1, 3), (0, 10, 3)),
+    ((4, 0), (4, 1)),
+    ((), (2, 3)),
+]

@@ -1,0 +1,96 @@
+"""Broadcasting is explicit: tracked operands get broadcast_to nodes, gradients sum back."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import mutually_broadcastable_shapes
+
+from autograd import Tensor
+from autograd.checks import gradcheck
+from tests.primitive_cases import BROADCAST_PAIRS
+
+BINARY_OPS = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+}
+
+
+def _operands(shapes, seed=0):
+    rng = np.random.default_rng(seed)
+    # Keep divisors away from zero so finite differences stay accurate.
+    return [np.sign(x) * (np.abs(x) + 0.5) for x in (rng.standard_normal(s) for s in shapes)]
+
+
+@pytest.mark.parametrize("op", BINARY_OPS)
+@pytest.mark.parametrize("shapes", BROADCAST_PAIRS + [p[::-1] for p in BROADCAST_PAIRS], ids=str)
+def test_broadcast_pairs_match_finite_differences(op, shapes):
+    """Each binary op on each broadcasting pair agrees with central differences."""
+    assert gradcheck(BINARY_OPS[op], *_operands(shapes))
+
+
+@pytest.mark.parametrize("shapes", BROADCAST_PAIRS, ids=str)
+def test_gradients_have_each_operands_shape(shapes):
+    """The gradient of each operand has that operand's shape, whatever the result's shape."""
+    a, b = (Tensor(x, requires_grad=True) for x in _operands(shapes))
+    (a * b + a).sum().backward()
+    assert a.grad.shape == a.shape and b.grad.shape == b.shape
+
+
+def test_empty_axis_against_size_one_axis_gives_zero_gradient():
+    """(4, 0) + (4, 1) gives a (4, 1) gradient of zeros: nothing was summed into it."""
+    a = Tensor(np.ones((4, 0)), requires_grad=True)
+    b = Tensor(np.ones((4, 1)), requires_grad=True)
+    (a + b).sum().backward()
+    assert b.grad.shape == (4, 1)
+    np.testing.assert_array_equal(b.grad, np.zeros((4, 1)))
+    assert a.grad.shape == (4, 0)
+
+
+def test_bias_column_gradient_is_the_row_sum():
+    """b (n, 1) broadcast over m columns: db = Σ_axis1 dZ, as in MATH.md."""
+    rng = np.random.default_rng(0)
+    z = Tensor(rng.standard_normal((3, 5)), requires_grad=True)
+    b = Tensor(rng.standard_normal((3, 1)), requires_grad=True)
+    upstream = rng.standard_normal((3, 5))
+    (z + b).backward(upstream)
+    np.testing.assert_allclose(b.grad, upstream.sum(axis=1, keepdims=True), rtol=1e-14)
+    np.testing.assert_allclose(z.grad, upstream, rtol=1e-14)
+
+
+def test_tracked_operands_are_broadcast_by_a_recorded_node():
+    """The graph of b + Z holds an explicit broadcast_to node; add sees equal shapes."""
+    b = Tensor(np.zeros((3, 1)), requires_grad=True)
+    z = Tensor(np.zeros((3, 4)), requires_grad=True)
+    out = b + z
+    assert out.op.name == "add"
+    assert [p.shape for p in out.parents] == [(3, 4), (3, 4)]
+    assert out.parents[0].op.name == "broadcast_to"
+    assert out.parents[0].parents[0] is b
+
+
+def test_constants_are_not_recorded():
+    """A constant operand (an array or a number) gets no node: it never needs a gradient."""
+    z = Tensor(np.zeros((3, 4)), requires_grad=True)
+    out = z * np.ones((1, 4)) + 2.0
+    assert out.op.name == "add"
+    assert out.parents[0].op.name == "mul"
+    assert out.parents[1].op is None and not out.parents[1].requires_grad
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    st.sampled_from(list(BINARY_OPS)),
+    mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, min_side=0, max_side=3),
+)
+def test_generated_broadcast_shapes_match_finite_differences(op, shapes):
+    """Hypothesis-generated broadcastable shapes (with 0-d and empty axes) pass gradcheck."""
+    x, y = _operands(shapes.input_shapes, seed=7)
+    assert gradcheck(BINARY_OPS[op], x, y)
+    a, b = Tensor(x, requires_grad=True), Tensor(y, requires_grad=True)
+    out = BINARY_OPS[op](a, b)
+    assert out.shape == shapes.result_shape
+    out.backward(np.ones(out.shape))
+    assert a.grad.shape == x.shape and b.grad.shape == y.shape
