@@ -42,7 +42,8 @@ def _seed(root, grad) -> np.ndarray:
         if root._data.size != 1:
             raise ValueError(
                 "backward: an implicit gradient needs a scalar output; this output has shape "
-                f"{root._data.shape}, so pass a seed of that shape, e.g. y.backward(np.ones({root._data.shape}))"
+                f"{root._data.shape}, so pass a seed of that shape, "
+                f"e.g. y.backward(np.ones({root._data.shape}))"
             )
         return np.ones_like(root._data)
     seed = np.asarray(getattr(grad, "_data", grad))

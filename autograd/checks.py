@@ -13,7 +13,8 @@ shortcuts of the primitive table are right:
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -62,7 +63,7 @@ def numerical_jacobian(f: Callable, *inputs: Any, eps: float = 1e-6) -> list[np.
     with no_grad():
         out_size = _call(f, arrays, checked, inputs, False)._data.size
         jacobians: list = []
-        for k, array in enumerate(arrays):
+        for array in arrays:
             if array is None:
                 jacobians.append(None)
                 continue

@@ -26,8 +26,8 @@ input arrays, ``static`` the op's non-differentiable parameters (an axis, a shap
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -7,7 +7,7 @@ lookup on the hot path. Like NumPy's error state, they are process-wide.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 #: Record operations for reverse mode. ``no_grad`` turns it off.
 grad_enabled: bool = True
@@ -35,7 +35,7 @@ class no_grad(contextlib.ContextDecorator):
     Usable as ``with no_grad():`` and as a decorator, and nests.
     """
 
-    def __enter__(self) -> "no_grad":
+    def __enter__(self) -> no_grad:
         global grad_enabled
         self._previous = grad_enabled
         grad_enabled = False
@@ -49,7 +49,7 @@ class no_grad(contextlib.ContextDecorator):
 class enable_grad(no_grad):
     """Record operations inside, even within ``no_grad``."""
 
-    def __enter__(self) -> "enable_grad":
+    def __enter__(self) -> enable_grad:
         global grad_enabled
         self._previous = grad_enabled
         grad_enabled = True

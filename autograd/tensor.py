@@ -9,7 +9,8 @@ unbroadcast is ``broadcast_to``'s VJP (``primitives.sum_to``).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -109,7 +110,7 @@ class Tensor:
         return self._prim
 
     @property
-    def parents(self) -> tuple["Tensor", ...]:
+    def parents(self) -> tuple[Tensor, ...]:
         """The tensors this one was computed from (empty for a leaf)."""
         return self._parents
 
@@ -134,7 +135,7 @@ class Tensor:
         """The values as a read-only array, shared with the tensor (no copy)."""
         return self.data
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """The same values as a new leaf that does not require grad."""
         return _wrap(self._data)
 
@@ -163,7 +164,7 @@ class Tensor:
         """
         _backward(self, grad, retain_graph)
 
-    def retain_grad(self) -> "Tensor":
+    def retain_grad(self) -> Tensor:
         """Keep this non-leaf tensor's gradient in ``.grad`` during backward."""
         self._retains_grad = True
         return self
@@ -184,43 +185,43 @@ class Tensor:
 
     # -- primitives --------------------------------------------------------------------------
 
-    def exp(self) -> "Tensor":
+    def exp(self) -> Tensor:
         return apply(P.EXP, (self,))
 
-    def log(self) -> "Tensor":
+    def log(self) -> Tensor:
         return apply(P.LOG, (self,))
 
-    def reciprocal(self) -> "Tensor":
+    def reciprocal(self) -> Tensor:
         return apply(P.RECIPROCAL, (self,))
 
-    def relu(self) -> "Tensor":
+    def relu(self) -> Tensor:
         return apply(P.RELU, (self,))
 
-    def __neg__(self) -> "Tensor":
+    def __neg__(self) -> Tensor:
         return apply(P.NEG, (self,))
 
-    def __pos__(self) -> "Tensor":
+    def __pos__(self) -> Tensor:
         return self
 
-    def __add__(self, other: Any) -> "Tensor":
+    def __add__(self, other: Any) -> Tensor:
         return _binary(P.ADD, "add", self, other)
 
-    def __radd__(self, other: Any) -> "Tensor":
+    def __radd__(self, other: Any) -> Tensor:
         return _binary(P.ADD, "add", other, self)
 
-    def __mul__(self, other: Any) -> "Tensor":
+    def __mul__(self, other: Any) -> Tensor:
         return _binary(P.MUL, "mul", self, other)
 
-    def __rmul__(self, other: Any) -> "Tensor":
+    def __rmul__(self, other: Any) -> Tensor:
         return _binary(P.MUL, "mul", other, self)
 
-    def __matmul__(self, other: Any) -> "Tensor":
+    def __matmul__(self, other: Any) -> Tensor:
         return matmul(self, other)
 
-    def __rmatmul__(self, other: Any) -> "Tensor":
+    def __rmatmul__(self, other: Any) -> Tensor:
         return matmul(other, self)
 
-    def broadcast_to(self, *shape: int | Sequence[int]) -> "Tensor":
+    def broadcast_to(self, *shape: int | Sequence[int]) -> Tensor:
         """Replicate along new leading axes and size-1 axes up to ``shape``."""
         shape = _shape_argument(shape)
         if shape == self._data.shape:
@@ -230,14 +231,16 @@ class Tensor:
         except ValueError:
             ok = False
         if not ok:
-            raise ValueError(f"broadcast_to: cannot broadcast shape {_fmt(self._data.shape)} to {_fmt(shape)}")
+            raise ValueError(
+                f"broadcast_to: cannot broadcast shape {_fmt(self._data.shape)} to {_fmt(shape)}"
+            )
         return apply(P.BROADCAST_TO, (self,), (shape,))
 
-    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> "Tensor":
+    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
         """Sum over ``axis`` (all axes when None)."""
         return apply(P.SUM, (self,), (_normalize_axes("sum", axis, self._data.shape), bool(keepdims)))
 
-    def transpose(self, *axes: int | Sequence[int]) -> "Tensor":
+    def transpose(self, *axes: int | Sequence[int]) -> Tensor:
         """Permute the axes (reverse them when none are given)."""
         ndim = self._data.ndim
         axes = _shape_argument(axes) if axes else tuple(range(ndim - 1, -1, -1))
@@ -250,37 +253,37 @@ class Tensor:
         return apply(P.TRANSPOSE, (self,), (normalized,))
 
     @property
-    def T(self) -> "Tensor":
+    def T(self) -> Tensor:
         return self.transpose()
 
-    def reshape(self, *shape: int | Sequence[int]) -> "Tensor":
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         """The same elements in ``shape`` (one entry may be -1)."""
         shape = _resolve_reshape(self._data.shape, _shape_argument(shape))
         return apply(P.RESHAPE, (self,), (shape,))
 
     # -- composed from the primitives ----------------------------------------------------------
 
-    def __sub__(self, other: Any) -> "Tensor":
+    def __sub__(self, other: Any) -> Tensor:
         # x - y = x + (-y); a constant y is negated in NumPy, outside the graph.
         if _is_constant(other):
             return _binary(P.ADD, "sub", self, _wrap(np.negative(_constant(other, self)._data)))
         return _binary(P.ADD, "sub", self, -other)
 
-    def __rsub__(self, other: Any) -> "Tensor":
+    def __rsub__(self, other: Any) -> Tensor:
         # other - self = (-self) + other
         return _binary(P.ADD, "sub", other, -self)
 
-    def __truediv__(self, other: Any) -> "Tensor":
+    def __truediv__(self, other: Any) -> Tensor:
         # x / y = x * (1/y); a constant y is inverted in NumPy, outside the graph.
         if _is_constant(other):
             return _binary(P.MUL, "truediv", self, _wrap(np.reciprocal(_constant(other, self)._data)))
         return _binary(P.MUL, "truediv", self, other.reciprocal())
 
-    def __rtruediv__(self, other: Any) -> "Tensor":
+    def __rtruediv__(self, other: Any) -> Tensor:
         # other / self = other * (1/self)
         return _binary(P.MUL, "truediv", other, self.reciprocal())
 
-    def __pow__(self, exponent: Any) -> "Tensor":
+    def __pow__(self, exponent: Any) -> Tensor:
         """``x ** p`` for a scalar ``p``: repeated products for integer ``p``, else exp(p log x)."""
         if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:
             raise TypeError("pow: the exponent must be a scalar (a Tensor exponent is not supported)")
@@ -292,11 +295,11 @@ class Tensor:
             return result if p > 0 else result.reciprocal()
         return (self.log() * p).exp()
 
-    def __rpow__(self, base: Any) -> "Tensor":
+    def __rpow__(self, base: Any) -> Tensor:
         # c ** x = exp(x log c), for a positive scalar base c
         return (self * float(np.log(base))).exp()
 
-    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> "Tensor":
+    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
         """The sum over ``axis`` times 1/count (NaN for an empty reduction, as NumPy)."""
         total = self.sum(axis, keepdims)
         count = self._data.size // max(total._data.size, 1) if self._data.size else 0
@@ -495,7 +498,8 @@ def _resolve_reshape(shape: tuple, new_shape: tuple) -> tuple[int, ...]:
     unknown = [i for i, n in enumerate(new_shape) if n == -1]
     known = int(np.prod([n for n in new_shape if n != -1]))
     error = ValueError(
-        f"reshape: cannot reshape a tensor of shape {_fmt(shape)} ({size} elements) into shape {_fmt(new_shape)}"
+        f"reshape: cannot reshape a tensor of shape {_fmt(shape)} ({size} elements) "
+        f"into shape {_fmt(new_shape)}"
     )
     if len(unknown) > 1 or any(n < -1 for n in new_shape):
         raise error

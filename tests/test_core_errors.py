@@ -32,9 +32,9 @@ def test_matmul_of_a_scalar_or_3d_operand_is_rejected():
 @pytest.mark.parametrize("op, symbol", [("add", "+"), ("sub", "-"), ("mul", "*"), ("truediv", "/")])
 def test_broadcast_mismatch_names_the_op_and_both_shapes(op, symbol):
     """(2, 3) and (4,) cannot broadcast: the error names the op and both shapes."""
-    a, b = t((2, 3)), t((4,))
+    operands = {"a": t((2, 3)), "b": t((4,))}
     with pytest.raises(ValueError, match=rf"{op}: .*\(2, 3\) and \(4,\)"):
-        eval(f"a {symbol} b")
+        eval(f"a {symbol} b", operands)
 
 
 def test_broadcast_mismatch_with_an_array_operand():

@@ -50,7 +50,8 @@ def test_jvp_equals_dense_jacobian_times_tangent(case):
     for i in range(len(xs)):
         alone = [d if k == i else None for k, d in enumerate(x_dots)]
         out = np.asarray(prim.jvp(alone, ans, *xs, *case.static))
-        np.testing.assert_allclose(out.reshape(-1), jacobians[i] @ x_dots[i].reshape(-1), rtol=1e-12, atol=1e-12)
+        expected_alone = jacobians[i] @ x_dots[i].reshape(-1)
+        np.testing.assert_allclose(out.reshape(-1), expected_alone, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
