@@ -86,13 +86,13 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
             "no graph: create the leaves with requires_grad=True, outside no_grad()"
         )
     seed = _seed(root, grad)
-    if root._prim is None:
-        _accumulate_leaf(root, seed)
-        return
     observed = state.observed
     if observed:
         for observer in state.observers:
             observer.on_backward(root)
+    if root._prim is None:
+        _accumulate_leaf(root, seed)
+        return
     grads = {id(root): seed}
     for node in reversed(toposort(root)):
         g = grads.pop(id(node))
