@@ -16,8 +16,9 @@ grad_enabled: bool = True
 #: flag and takes the slow path only when it is set, so the watchers cost nothing when off.
 observed: bool = False
 
-#: Objects with ``on_apply(prim, inputs, out)``, ``on_vjp(prim, node, grads)`` and
-#: ``on_jvp(prim, out)`` methods, called by the choke point and the backward loop.
+#: Objects with ``on_apply(prim, inputs, out)`` (every primitive application; ``out.tangent`` is
+#: set when its JVP ran too), ``on_backward(root)`` (each backward pass) and
+#: ``on_vjp(node, index, gradient)`` (each VJP rule's raw result) methods.
 observers: list = []
 
 #: The module path ("layers.0") under which operations are being recorded, or None. Set with

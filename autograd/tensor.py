@@ -281,6 +281,8 @@ class Tensor:
 
     def __rtruediv__(self, other: Any) -> Tensor:
         # other / self = other * (1/self)
+        if type(other) in _PYTHON_SCALARS and other == 1:
+            return self.reciprocal()
         return _binary(P.MUL, "truediv", other, self.reciprocal())
 
     def __pow__(self, exponent: Any) -> Tensor:
@@ -401,7 +403,8 @@ def _constant(value: Any, like: Tensor) -> Tensor:
         array = _to_array("operand", value, None, copy=False)
         if like_dtype.kind == "f" and array.dtype.kind != "f":
             array = array.astype(like_dtype)
-        elif array.flags.writeable:
+        elif array.flags.writeable or array.base is not None:
+            # A read-only view can still show later writes to a writable base array.
             array = array.copy()
     return _wrap(array)
 
