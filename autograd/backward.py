@@ -108,15 +108,22 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
         args = tuple(p._data for p in parents) + node._static
         vjps = node._prim.vjps
         ans = node._data
+        # The rules read the output and every input, tracked or not (exp's g * ans, mul's
+        # g * y), so a replacement of any of them after recording would give a wrong gradient.
+        if node._mutated_at > node._clock:
+            raise RuntimeError(
+                f"{node._prim.name} backward: its output (shape {ans.shape}) was modified after "
+                "this node was recorded, so the gradient would be wrong; recompute the forward pass"
+            )
         for i, parent in enumerate(parents):
-            if not parent.requires_grad:
-                continue
             if parent._mutated_at > node._clock:
                 raise RuntimeError(
                     f"{node._prim.name} backward: input {i} (shape {parent._data.shape}) was "
                     "modified after this node was recorded, so its gradient would be wrong; "
                     "recompute the forward pass after changing the data"
                 )
+            if not parent.requires_grad:
+                continue
             gi = vjps[i](g, ans, *args)
             if observed:
                 for observer in state.observers:

@@ -266,7 +266,7 @@ class Tensor:
     def __sub__(self, other: Any) -> Tensor:
         # x - y = x + (-y); a constant y is negated in NumPy, outside the graph.
         if _is_constant(other):
-            return _binary(P.ADD, "sub", self, _wrap(np.negative(_constant(other, self)._data)))
+            return _binary(P.ADD, "sub", self, _wrap(np.negative(_constant(other, self, False)._data)))
         return _binary(P.ADD, "sub", self, -other)
 
     def __rsub__(self, other: Any) -> Tensor:
@@ -276,7 +276,7 @@ class Tensor:
     def __truediv__(self, other: Any) -> Tensor:
         # x / y = x * (1/y); a constant y is inverted in NumPy, outside the graph.
         if _is_constant(other):
-            return _binary(P.MUL, "truediv", self, _wrap(np.reciprocal(_constant(other, self)._data)))
+            return _binary(P.MUL, "truediv", self, _wrap(np.reciprocal(_constant(other, self, False)._data)))
         return _binary(P.MUL, "truediv", self, other.reciprocal())
 
     def __rtruediv__(self, other: Any) -> Tensor:
@@ -383,13 +383,14 @@ def _tracked(t: Tensor) -> bool:
     return (t.requires_grad and state.grad_enabled) or t._tangent is not None
 
 
-def _constant(value: Any, like: Tensor) -> Tensor:
+def _constant(value: Any, like: Tensor, saved: bool = True) -> Tensor:
     """A non-Tensor operand as a constant tensor (no gradient, never recorded).
 
     A Python number takes ``like``'s floating dtype, so it never upcasts float32; an integer or
     boolean array takes it too (the float category wins, as in PyTorch); float arrays keep
-    their dtype and promote as NumPy does. Writable arrays are copied, since a constant can be
-    saved for backward (``mul`` keeps ``y`` for ``dx = g * y``).
+    their dtype and promote as NumPy does. When the constant will be ``saved`` for backward
+    (``mul`` keeps ``y`` for ``dx = g * y``), an array the caller could still write to is
+    copied, so a later write cannot change the gradient.
     """
     if isinstance(value, Tensor):
         return value
@@ -403,7 +404,7 @@ def _constant(value: Any, like: Tensor) -> Tensor:
         array = _to_array("operand", value, None, copy=False)
         if like_dtype.kind == "f" and array.dtype.kind != "f":
             array = array.astype(like_dtype)
-        elif array.flags.writeable or array.base is not None:
+        elif saved and (array.flags.writeable or array.base is not None):
             # A read-only view can still show later writes to a writable base array.
             array = array.copy()
     return _wrap(array)
@@ -427,10 +428,11 @@ def _broadcast_shape(op: str, x_shape: tuple, y_shape: tuple) -> tuple:
 
 def _binary(prim: P.Primitive, op: str, x: Any, y: Any) -> Tensor:
     """Apply an elementwise binary primitive after making broadcasting explicit."""
+    # add's VJP never reads its operands, so only mul saves a constant for backward.
     if not isinstance(x, Tensor):
-        x = _constant(x, y)
+        x = _constant(x, y, prim is not P.ADD and y.requires_grad and state.grad_enabled)
     elif not isinstance(y, Tensor):
-        y = _constant(y, x)
+        y = _constant(y, x, prim is not P.ADD and x.requires_grad and state.grad_enabled)
     x_shape, y_shape = x._data.shape, y._data.shape
     if x_shape != y_shape:
         shape = _broadcast_shape(op, x_shape, y_shape)
@@ -445,9 +447,9 @@ def _binary(prim: P.Primitive, op: str, x: Any, y: Any) -> Tensor:
 def matmul(x: Any, y: Any) -> Tensor:
     """``x @ y`` for 2-D @ 2-D, matrix @ vector, vector @ matrix (and vector @ vector)."""
     if not isinstance(x, Tensor):
-        x = _constant(x, y)
+        x = _constant(x, y, y.requires_grad and state.grad_enabled)
     elif not isinstance(y, Tensor):
-        y = _constant(y, x)
+        y = _constant(y, x, x.requires_grad and state.grad_enabled)
     x_shape, y_shape = x._data.shape, y._data.shape
     if not (1 <= len(x_shape) <= 2 and 1 <= len(y_shape) <= 2):
         raise ValueError(

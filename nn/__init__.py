@@ -1,1 +1,39 @@
-"""vecgrad's nn: feedforward networks assembled from the autograd engine's primitives."""
+"""vecgrad's nn: feedforward networks assembled from the autograd engine's primitives.
+
+Examples are columns: a batch is ``X`` of shape ``(n_features, m)`` and a layer computes
+``Z = W @ A_prev + b`` with ``W`` of shape ``(n_out, n_in)`` and ``b`` of shape ``(n_out, 1)``.
+"""
+
+from . import data, init, optim
+from .activations import log_softmax, relu, sigmoid, softmax, tanh
+from .layers import MLP, Linear, ReLU, Sigmoid, Softmax, Tanh
+from .losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    categorical_cross_entropy,
+    softmax_cross_entropy,
+)
+from .module import Module, Sequential
+
+__all__ = [
+    "MLP",
+    "Linear",
+    "Module",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "categorical_cross_entropy",
+    "data",
+    "init",
+    "log_softmax",
+    "optim",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "softmax_cross_entropy",
+    "tanh",
+]

@@ -1,0 +1,180 @@
+"""Costs ``J = f(A[L], Y)``: the scalar that seeds backpropagation (MATH.md, "Costs").
+
+Every cost averages over ``m``, the number of columns (examples), so the ``1/m`` sits in the
+seed ``dA[L]`` and every gradient downstream carries it.
+
+The costs on probabilities take the log of ``A`` and ``1 - A``, which may be exactly 0. As in
+PyTorch, each log is clamped at -100, so such a cost is finite; the clamped entries are
+constants of the graph (the derivative of a clamp below its floor is 0), so the gradient is
+finite too. The costs from logits never take the log of anything smaller than 1 and are exact.
+
+Targets are validated before anything is computed: same shape as the predictions (they are
+never broadcast), values in ``[0, 1]``, and for the multiclass costs columns that sum to 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from autograd import Tensor
+
+from .activations import as_tensor, log_softmax
+
+#: PyTorch's floor for ``log`` in the cross-entropies: ``log 0`` counts as -100.
+LOG_FLOOR = -100.0
+
+
+def _fmt(shape: tuple) -> str:
+    return str(tuple(shape))
+
+
+def _check_predictions(cost: str, a: Tensor, name: str) -> int:
+    """Check that predictions are floating-point ``(n_L, m)`` and return ``m``."""
+    if a.dtype.kind != "f":
+        raise TypeError(f"{cost}: {name} must be floating-point, got dtype {a.dtype}")
+    if a.ndim != 2:
+        raise ValueError(
+            f"{cost}: {name} must have shape (n_L, m), one column per example; got {_fmt(a.shape)}"
+        )
+    if a.shape[1] == 0:
+        raise ValueError(f"{cost}: {name} has shape {_fmt(a.shape)}: there are no examples (m = 0)")
+    return a.shape[1]
+
+
+def _targets(cost: str, y: Any, like: Tensor, name: str, columns_sum_to_one: bool = False) -> Any:
+    """Validate the targets ``Y`` against predictions ``like`` and return them ready for the graph.
+
+    A target that is not a Tensor is data: it takes the predictions' dtype, so float64 labels
+    never promote a float32 network's cost. A Tensor keeps its graph (targets may need a grad).
+    """
+    values = y.data if isinstance(y, Tensor) else np.asarray(y)
+    if values.shape != like.shape:
+        raise ValueError(
+            f"{cost}: the targets Y have shape {_fmt(values.shape)} but the {name} have shape "
+            f"{_fmt(like.shape)}; they must have the same shape (targets are never broadcast)"
+        )
+    if values.dtype.kind not in "biuf":
+        raise TypeError(f"{cost}: the targets Y have non-numeric dtype {values.dtype}")
+    outside = ~((values >= 0) & (values <= 1))
+    if outside.any():
+        bad = values[outside].flat[0]
+        raise ValueError(
+            f"{cost}: the targets Y must lie in [0, 1]; found {bad!r} (and {outside.sum()} in all)"
+        )
+    if columns_sum_to_one:
+        sums = values.sum(axis=0, dtype=np.float64)
+        tolerance = float(np.sqrt(np.finfo(like.dtype).eps))  # rounding of sums in the dtype
+        wrong = np.flatnonzero(np.abs(sums - 1) > tolerance)
+        if wrong.size:
+            raise ValueError(
+                f"{cost}: each column of Y must be a one-hot (or probability) vector summing to 1; "
+                f"column {wrong[0]} sums to {sums[wrong[0]]:g} ({wrong.size} such columns)"
+            )
+    if isinstance(y, Tensor):
+        return y
+    return values.astype(like.dtype)
+
+
+def _check_probabilities(cost: str, a: Tensor) -> None:
+    values = a.data
+    outside = ~((values >= 0) & (values <= 1))
+    if outside.any():
+        raise ValueError(
+            f"{cost}: the predictions A must be probabilities in [0, 1]; found {values[outside].flat[0]!r} "
+            "(for logits, use the *_with_logits / softmax_cross_entropy costs)"
+        )
+
+
+def clamped_log(x: Tensor) -> Tensor:
+    """``max(log x, -100)`` elementwise, for floating ``x >= 0``, with no ``log 0`` ever evaluated.
+
+    Where ``x`` is below ``exp(-100)`` (or below the dtype's smallest normal number, whose
+    reciprocal, the derivative of ``log``, still fits in the dtype) the result is the constant
+    ``max(log x, -100)``, with derivative 0; elsewhere it is ``log x`` with derivative ``1/x``.
+    """
+    values = x.data
+    floor = max(np.exp(LOG_FLOOR), float(np.finfo(values.dtype).tiny))
+    kept = values >= floor
+    if kept.all():
+        return x.log()
+    kept_mask = kept.astype(values.dtype)
+    # Clamped entries: log of the value pushed above 0 (log 0 would warn), then the -100 floor.
+    tiny = np.finfo(values.dtype).smallest_subnormal
+    clamped = np.maximum(np.log(np.maximum(values, tiny)), LOG_FLOOR).astype(values.dtype)
+    # Kept entries go through log; clamped ones are replaced by 1 (log 1 = 0) and get the constant.
+    safe = x * kept_mask + (1 - kept_mask)
+    return safe.log() + np.where(kept, 0, clamped).astype(values.dtype)
+
+
+def binary_cross_entropy(a: Any, y: Any) -> Tensor:
+    """``J = -(1/m) Σ_all (Y ⊙ log A + (1 - Y) ⊙ log(1 - A))`` for binary and multi-label outputs.
+
+    ``A`` is ``(n_L, m)`` of probabilities (sigmoid outputs), ``Y`` the same shape of 0/1 labels.
+    ``dA[L] = (1/m) (1/(1 - A) ⊙ (1 - Y) - 1/A ⊙ Y)``; after a sigmoid, ``dZ[L] = (A - Y)/m``.
+    Each log is clamped at -100 (see :func:`clamped_log`).
+    """
+    cost = "binary_cross_entropy"
+    a = as_tensor(a)
+    m = _check_predictions(cost, a, "predictions A")
+    y = _targets(cost, y, a, "predictions A")
+    _check_probabilities(cost, a)
+    log_likelihood = y * clamped_log(a) + (1 - y) * clamped_log(1 - a)
+    return log_likelihood.sum() * (-1.0 / m)
+
+
+def categorical_cross_entropy(a: Any, y: Any) -> Tensor:
+    """``J = -(1/m) Σ_all Y ⊙ log A`` for multiclass outputs (classes are rows).
+
+    ``A`` is ``(n_L, m)`` of class probabilities (softmax outputs), ``Y`` one-hot columns.
+    ``dA[L] = -(1/m) Y ⊙ 1/A``; after a softmax, ``dZ[L] = (A - Y)/m``. ``log A`` is clamped at
+    -100 (see :func:`clamped_log`).
+    """
+    cost = "categorical_cross_entropy"
+    a = as_tensor(a)
+    m = _check_predictions(cost, a, "predictions A")
+    y = _targets(cost, y, a, "predictions A", columns_sum_to_one=True)
+    _check_probabilities(cost, a)
+    return (y * clamped_log(a)).sum() * (-1.0 / m)
+
+
+def softmax_cross_entropy(z: Any, y: Any) -> Tensor:
+    """``categorical_cross_entropy(softmax(Z), Y)`` computed from the logits ``Z``, stably.
+
+    ``J = -(1/m) Σ_all Y ⊙ log_softmax(Z)`` with ``log_softmax(Z) = (Z - c) - log Σ_axis0 exp(Z - c)``
+    and ``c`` the column maximum, so no exp overflows and no log sees less than 1: logits
+    ``(1000, 0, -1000)`` with target class 2 cost exactly 2000. ``dZ[L] = (softmax(Z) - Y)/m``.
+    """
+    cost = "softmax_cross_entropy"
+    z = as_tensor(z)
+    m = _check_predictions(cost, z, "logits Z")
+    y = _targets(cost, y, z, "logits Z", columns_sum_to_one=True)
+    return (y * log_softmax(z)).sum() * (-1.0 / m)
+
+
+def binary_cross_entropy_with_logits(z: Any, y: Any) -> Tensor:
+    """``binary_cross_entropy(sigmoid(Z), Y)`` computed from the logits ``Z``, stably.
+
+    Per element, ``-(y log σ(z) + (1 - y) log(1 - σ(z))) = max(z, 0) - z y + log(1 + exp(-|z|))``,
+    which exponentiates only non-positive numbers. ``max(z, 0) = z ⊙ p`` and ``-|z| = -z ⊙ s`` use
+    the same constant masks ``p = I(z >= 0)``, ``s = 2p - 1``, so the derivative is exactly
+    ``σ(z) - y`` everywhere, the kink at 0 included: ``dZ[L] = (σ(Z) - Y)/m``.
+    """
+    cost = "binary_cross_entropy_with_logits"
+    z = as_tensor(z)
+    m = _check_predictions(cost, z, "logits Z")
+    y = _targets(cost, y, z, "logits Z")
+    positive = (z.data >= 0).astype(z.dtype)
+    sign = 2 * positive - 1
+    softplus = ((z * -sign).exp() + 1).log()  # log(1 + exp(-|z|)), between 0 and log 2
+    return (z * (positive - y) + softplus).sum() * (1.0 / m)
+
+
+#: Costs by name, for command lines and configuration files.
+LOSSES = {
+    "binary_cross_entropy": binary_cross_entropy,
+    "categorical_cross_entropy": categorical_cross_entropy,
+    "softmax_cross_entropy": softmax_cross_entropy,
+    "binary_cross_entropy_with_logits": binary_cross_entropy_with_logits,
+}

@@ -1,0 +1,106 @@
+"""Optimizers: update parameters from their accumulated gradients.
+
+A parameter's array is read-only (backward may have saved it), so each update builds a new
+array and assigns it with ``p.data = new``. Hyperparameters are Python floats, which NumPy
+treats as weakly typed: a float32 parameter, its gradient and every state buffer stay float32.
+Parameters whose ``grad`` is None (unused in the last forward pass) are skipped, state and all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from autograd import Tensor
+
+
+class Optimizer:
+    """Holds the parameters; ``step()`` updates them, ``zero_grad()`` forgets their gradients."""
+
+    def __init__(self, params: Iterable[Tensor], lr: float) -> None:
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        for p in self.params:
+            if not isinstance(p, Tensor) or not p.requires_grad:
+                raise TypeError(
+                    f"{type(self).__name__}: every parameter must be a Tensor with requires_grad=True"
+                )
+        if not lr > 0:
+            raise ValueError(f"{type(self).__name__}: the learning rate must be positive, got {lr!r}")
+        self.lr = float(lr)
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``grad`` to None."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with (heavy-ball) momentum, as in PyTorch.
+
+    ``v = μ v + dW`` (``v = dW`` on the first step), then ``W = W - lr v``; with ``μ = 0`` this is
+    plain ``W = W - lr dW``.
+    """
+
+    def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0) -> None:
+        super().__init__(params, lr)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum!r}")
+        self.momentum = float(momentum)
+        self.velocity: dict[int, np.ndarray] = {}
+
+    def step(self) -> None:
+        for p in self.params:
+            g = p.grad
+            if g is None:
+                continue
+            if self.momentum:
+                v = self.velocity.get(id(p))
+                v = g.copy() if v is None else self.momentum * v + g
+                self.velocity[id(p)] = v
+                g = v
+            p.data = p.data - self.lr * g
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015), as in PyTorch.
+
+    ``m = β1 m + (1 - β1) g``, ``v = β2 v + (1 - β2) g ⊙ g``, with bias corrections
+    ``m̂ = m / (1 - β1^t)``, ``v̂ = v / (1 - β2^t)``, then ``W = W - lr m̂ / (sqrt(v̂) + ε)``.
+    ``t`` counts the steps in which the parameter had a gradient.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
+        super().__init__(params, lr)
+        beta1, beta2 = (float(b) for b in betas)
+        if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
+            raise ValueError(f"Adam: betas must be in [0, 1), got {betas!r}")
+        self.beta1, self.beta2, self.eps = beta1, beta2, float(eps)
+        self.state: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
+
+    def step(self) -> None:
+        beta1, beta2 = self.beta1, self.beta2
+        for p in self.params:
+            g = p.grad
+            if g is None:
+                continue
+            t, m, v = self.state.get(id(p), (0, np.zeros_like(g), np.zeros_like(g)))
+            t += 1
+            m = beta1 * m + (1 - beta1) * g
+            v = beta2 * v + (1 - beta2) * (g * g)
+            self.state[id(p)] = (t, m, v)
+            # Bias corrections are Python floats, so they never upcast float32 state.
+            step_size = self.lr / (1 - beta1**t)
+            denominator = np.sqrt(v * (1 / (1 - beta2**t))) + self.eps
+            p.data = p.data - step_size * (m / denominator)
