@@ -3,6 +3,7 @@
 from .anomaly import detect_anomaly
 from .checks import gradcheck
 from .functional import grad, jacfwd, jacrev, jvp, value_and_grad, vjp
+from .fused import linear, softmax_cross_entropy
 from .primitives import PRIMITIVES, Primitive
 from .state import enable_grad, is_grad_enabled, name_scope, no_grad
 from .tensor import Tensor, apply, matmul
@@ -13,6 +14,8 @@ __all__ = [
     "jacfwd",
     "jacrev",
     "jvp",
+    "linear",
+    "softmax_cross_entropy",
     "value_and_grad",
     "vjp",
     "PRIMITIVES",

@@ -22,10 +22,16 @@ Rule signatures read the same everywhere: ``forward(*xs, *static)``,
 ``vjps[i](g, ans, *xs, *static)`` and ``jvp(x_dots, ans, *xs, *static)``, where ``xs`` are the
 input arrays, ``static`` the op's non-differentiable parameters (an axis, a shape) and
 ``x_dots`` holds one tangent per input, ``None`` for an input with no tangent (a zero tangent).
+
+A VJP returns either a new array or something shared: ``g`` itself (add), a view of it
+(reshape, transpose, broadcasts) or an input. Backward relies on this to add later
+contributions into a new array in place and to hand it to a leaf as ``.grad`` without a copy,
+so a rule must never return an array that something else keeps (a cached or global array).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -49,6 +55,9 @@ class Primitive:
     vjps: tuple[Callable[..., Array], ...]
     jvp: Callable[..., Array]
     jacobian: str
+    #: For a fused primitive (``autograd.fused``), the primitives whose composed graph it
+    #: replaces; empty for the core ones.
+    fuses: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"<primitive {self.name} ({self.kind})>"
@@ -57,7 +66,8 @@ class Primitive:
 PRIMITIVES: dict[str, Primitive] = {}
 
 
-def _register(primitive: Primitive) -> Primitive:
+def register(primitive: Primitive) -> Primitive:
+    """Add ``primitive`` to the table under its name (``autograd.fused`` adds its own this way)."""
     PRIMITIVES[primitive.name] = primitive
     return primitive
 
@@ -69,13 +79,11 @@ def elementwise(name: str, forward: Callable, chain: Callable, jacobian: str = "
     ``ans_dot = x_dot ⊙ f'(x)``, so the derivative is stated exactly once.
     """
 
-    def vjp(g, ans, x):
-        return chain(g, ans, x)
-
     def jvp(x_dots, ans, x):
         return chain(x_dots[0], ans, x)
 
-    return _register(Primitive(name, "elementwise", 1, forward, (vjp,), jvp, jacobian))
+    # The VJP is chain itself, called with v = g (no wrapper: one Python call less per node).
+    return register(Primitive(name, "elementwise", 1, forward, (chain,), jvp, jacobian))
 
 
 def linear(name: str, forward: Callable, transpose: Callable, jacobian: str) -> Primitive:
@@ -87,7 +95,7 @@ def linear(name: str, forward: Callable, transpose: Callable, jacobian: str) -> 
     def jvp(x_dots, ans, x, *static):
         return forward(x_dots[0], *static)
 
-    return _register(Primitive(name, "linear", 1, forward, (transpose,), jvp, jacobian))
+    return register(Primitive(name, "linear", 1, forward, (transpose,), jvp, jacobian))
 
 
 def bilinear(name: str, forward: Callable, vjp_x: Callable, vjp_y: Callable, jacobian: str) -> Primitive:
@@ -101,12 +109,30 @@ def bilinear(name: str, forward: Callable, vjp_x: Callable, vjp_y: Callable, jac
             return forward(x, y_dot)
         return forward(x_dot, y) + forward(x, y_dot)
 
-    return _register(Primitive(name, "bilinear", 2, forward, (vjp_x, vjp_y), jvp, jacobian))
+    return register(Primitive(name, "bilinear", 2, forward, (vjp_x, vjp_y), jvp, jacobian))
 
 
 # ---------------------------------------------------------------------------------------------
-# Broadcasting's one inverse
+# Broadcasting and its one inverse
 # ---------------------------------------------------------------------------------------------
+
+#: Up to this many elements a broadcast is written out as a new array (about 0.3 µs) rather
+#: than made a read-only view by ``np.broadcast_to`` (about 2 µs); above it the view's saving
+#: of memory wins.
+MATERIALIZE_LIMIT = 1 << 14
+
+
+def broadcast(x: Array, shape: tuple[int, ...]) -> Array:
+    """``x`` replicated along new leading and size-1 axes up to ``shape``.
+
+    Small results are new arrays, large ones read-only views; either way the values are
+    ``np.broadcast_to(x, shape)``'s.
+    """
+    if math.prod(shape) > MATERIALIZE_LIMIT:
+        return np.broadcast_to(x, shape)
+    out = np.empty(shape, dtype=x.dtype)
+    out[...] = x
+    return out
 
 
 def sum_to(g: Array, shape: tuple[int, ...]) -> Array:
@@ -115,8 +141,11 @@ def sum_to(g: Array, shape: tuple[int, ...]) -> Array:
     Leading axes that broadcasting added are summed away, and so are axes where ``shape`` has
     size 1 but ``g`` does not. This is the only unbroadcast in the engine.
     """
-    if g.shape == shape:
+    g_shape = g.shape
+    if g_shape == shape:
         return g
+    if len(shape) == 2 == len(g_shape) and shape[1] == 1 and shape[0] == g_shape[0]:
+        return g.sum(axis=1, keepdims=True)  # a bias (n, 1) over m columns: the common case
     lead = g.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
@@ -136,7 +165,25 @@ LOG = elementwise("log", np.log, lambda v, ans, x: v / x)
 # reciprocal: f' = -1/x^2 = -ans^2.
 RECIPROCAL = elementwise("reciprocal", np.reciprocal, lambda v, ans, x: -(v * ans * ans))
 # relu: f' = 1 where x > 0, else 0 (0 at the kink, as PyTorch and JAX choose).
-RELU = elementwise("relu", lambda x: np.maximum(x, 0), lambda v, ans, x: v * (x > 0), "0/1 diag")
+_ZEROS: dict = {}
+
+
+def _zero(dtype) -> Array:
+    """A 0-d zero of ``dtype``: NumPy compares and maximises against it faster than against
+    the Python number 0, whose dtype it must first resolve."""
+    zero = _ZEROS.get(dtype)
+    if zero is None:
+        zero = _ZEROS[dtype] = np.zeros((), dtype=dtype)
+        zero.flags.writeable = False
+    return zero
+
+
+RELU = elementwise(
+    "relu",
+    lambda x: np.maximum(x, _zero(x.dtype)),
+    lambda v, ans, x: v * (x > _zero(x.dtype)),
+    "0/1 diag",
+)
 
 # ---------------------------------------------------------------------------------------------
 # Linear: the JVP is the op itself, the VJP its transpose
@@ -155,7 +202,7 @@ def _add_jvp(x_dots, ans, x, y):
 
 
 # add is linear in both inputs together: dx = g, dy = g.
-ADD = _register(
+ADD = register(
     Primitive("add", "linear", 2, np.add, (lambda g, ans, x, y: g, lambda g, ans, x, y: g), _add_jvp, "I | I")
 )
 
@@ -163,22 +210,24 @@ ADD = _register(
 # transpose sums g over the replicated axes.
 BROADCAST_TO = linear(
     "broadcast_to",
-    np.broadcast_to,
+    broadcast,
     lambda g, ans, x, shape: sum_to(g, x.shape),
     "replicate",
 )
 
 
 def _sum(x, axis, keepdims):
-    # np.sum returns a NumPy scalar for a full reduction; keep tensors' data as arrays.
-    return np.asarray(np.sum(x, axis=axis, keepdims=keepdims))
+    # The method skips np.sum's dispatch layer (half the cost on small arrays); a full
+    # reduction gives a NumPy scalar, and tensors' data are arrays.
+    return np.asarray(x.sum(axis=axis, keepdims=keepdims))
 
 
 def _sum_vjp(g, ans, x, axis, keepdims):
     # A row of ones per output element: broadcast g back over the summed axes.
     if not keepdims:
-        g = np.expand_dims(g, axis if axis is not None else tuple(range(x.ndim)))
-    return np.broadcast_to(g, x.shape)
+        kept = tuple(1 if axis is None or k in axis else n for k, n in enumerate(x.shape))
+        g = g.reshape(kept)
+    return broadcast(g, x.shape)
 
 
 SUM = linear("sum", _sum, _sum_vjp, "row of ones")

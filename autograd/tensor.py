@@ -82,7 +82,10 @@ class Tensor:
 
     @data.setter
     def data(self, value: Any) -> None:
-        array = _to_array("Tensor.data", value, None, copy=True)
+        if value.__class__ is _ndarray and value.dtype.kind in _NUMERIC_KINDS:
+            array = value.copy(order="K")  # the common case, an optimizer's update: no checks
+        else:
+            array = _to_array("Tensor.data", value, None, copy=True)
         array.flags.writeable = False
         self._data = array
         state.mutation_clock += 1
@@ -264,7 +267,9 @@ class Tensor:
     # -- composed from the primitives ----------------------------------------------------------
 
     def __sub__(self, other: Any) -> Tensor:
-        # x - y = x + (-y); a constant y is negated in NumPy, outside the graph.
+        # x - y = x + (-y); a constant y is negated outside the graph (exactly, for a number).
+        if type(other) in (int, float):
+            return _binary(P.ADD, "sub", self, _constant(-other, self))
         if _is_constant(other):
             return _binary(P.ADD, "sub", self, _wrap(np.negative(_constant(other, self, False)._data)))
         return _binary(P.ADD, "sub", self, -other)
@@ -319,30 +324,45 @@ def apply(prim: P.Primitive, inputs: tuple, static: tuple = ()) -> Tensor:
     Every operation of the engine goes through here, which makes it the one place that knows
     about graph recording, forward-mode tangents and the observers (counters, anomaly mode).
     """
-    args = [t._data for t in inputs]
-    if static:
-        args.extend(static)
-    ans = prim.forward(*args)
+    # One or two inputs are the common cases: no list is built for them.
+    n_inputs = len(inputs)
+    if n_inputs == 1:
+        x = inputs[0]
+        ans = prim.forward(x._data, *static) if static else prim.forward(x._data)
+        record = x.requires_grad
+        tangents = x._tangent is not None
+    elif n_inputs == 2:
+        x, y = inputs
+        ans = prim.forward(x._data, y._data, *static) if static else prim.forward(x._data, y._data)
+        record = x.requires_grad or y.requires_grad
+        tangents = x._tangent is not None or y._tangent is not None
+    else:
+        ans = prim.forward(*[t._data for t in inputs], *static)
+        record = tangents = False
+        for t in inputs:
+            if t.requires_grad:
+                record = True
+            if t._tangent is not None:
+                tangents = True
     if ans.__class__ is not _ndarray:  # ufuncs return NumPy scalars for 0-d inputs
         ans = np.asarray(ans)
     out = _new(Tensor)
     out._data = ans
-    tangents = False
-    for t in inputs:
-        if t.requires_grad and state.grad_enabled:
-            out.requires_grad = True
-            out._prim = prim
-            out._parents = inputs
-            if static:
-                out._static = static
-            out._clock = state.mutation_clock
-            if state.scope is not None:
-                out._scope = state.scope
-        if t._tangent is not None:
-            tangents = True
+    if record and state.grad_enabled:
+        out.requires_grad = True
+        out._prim = prim
+        out._parents = inputs
+        if static:
+            out._static = static
+        out._clock = state.mutation_clock
+        # Stored now although it is the class default: CPython keeps an instance's attributes
+        # inline only if they are set while it is young, and backward sets this one later.
+        out._consumed = False
+        if state.scope is not None:
+            out._scope = state.scope
     if tangents:
         x_dots = [t._tangent for t in inputs]
-        out._tangent = _as_dtype(prim.jvp(x_dots, ans, *args), ans.dtype)
+        out._tangent = _as_dtype(prim.jvp(x_dots, ans, *[t._data for t in inputs], *static), ans.dtype)
     if state.observed:
         for observer in state.observers:
             observer.on_apply(prim, inputs, out)
@@ -396,10 +416,7 @@ def _constant(value: Any, like: Tensor, saved: bool = True) -> Tensor:
         return value
     like_dtype = like._data.dtype
     if type(value) in _PYTHON_SCALARS:
-        if like_dtype.kind == "f":
-            array = np.array(value, dtype=like_dtype)
-        else:
-            array = np.array(value)
+        return _scalar(value, like_dtype if like_dtype.kind == "f" else None)
     else:
         array = _to_array("operand", value, None, copy=False)
         if like_dtype.kind == "f" and array.dtype.kind != "f":
@@ -410,6 +427,28 @@ def _constant(value: Any, like: Tensor, saved: bool = True) -> Tensor:
     return _wrap(array)
 
 
+#: Constant tensors of Python numbers by (type, value, dtype), so that ``y * 0.5`` in a loop
+#: reuses one read-only 0-d array instead of making a tensor (and an object for the cycle
+#: collector to scan) per operation. Zeros (whose sign matters: 1/-0.0) and NaN (unequal to
+#: itself) are not cached, and an entry whose data was replaced is made anew.
+_SCALARS: dict = {}
+_SCALARS_MAX = 256
+
+
+def _scalar(value: int | float | bool, dtype: Any) -> Tensor:
+    key = (value.__class__, value, dtype)
+    constant = _SCALARS.get(key)
+    if constant is None or constant._mutated_at:
+        array = np.array(value, dtype=dtype)
+        array.flags.writeable = False
+        constant = _wrap(array)
+        if value and value == value:
+            if len(_SCALARS) >= _SCALARS_MAX:
+                _SCALARS.clear()
+            _SCALARS[key] = constant
+    return constant
+
+
 def _wrap(array: Any) -> Tensor:
     """A tensor around ``array`` as it is: no copy, no validation, no graph."""
     out = _new(Tensor)
@@ -418,12 +457,24 @@ def _wrap(array: Any) -> Tensor:
 
 
 def _broadcast_shape(op: str, x_shape: tuple, y_shape: tuple) -> tuple:
-    try:
-        return np.broadcast_shapes(x_shape, y_shape)
-    except ValueError:
-        raise ValueError(
-            f"{op}: operands of shapes {_fmt(x_shape)} and {_fmt(y_shape)} cannot be broadcast together"
-        ) from None
+    """NumPy's broadcast of two shapes, written out: ``np.broadcast_shapes`` builds an iterator
+    and costs several times a small elementwise operation."""
+    lead = len(x_shape) - len(y_shape)
+    if lead < 0:
+        x_full, y_full = (1,) * -lead + tuple(x_shape), tuple(y_shape)
+    else:
+        x_full, y_full = tuple(x_shape), (1,) * lead + tuple(y_shape)
+    shape = []
+    for n, k in zip(x_full, y_full):
+        if n == k or k == 1:
+            shape.append(n)
+        elif n == 1:
+            shape.append(k)
+        else:
+            raise ValueError(
+                f"{op}: operands of shapes {_fmt(x_shape)} and {_fmt(y_shape)} cannot be broadcast together"
+            )
+    return tuple(shape)
 
 
 def _binary(prim: P.Primitive, op: str, x: Any, y: Any) -> Tensor:
@@ -432,14 +483,25 @@ def _binary(prim: P.Primitive, op: str, x: Any, y: Any) -> Tensor:
     if not isinstance(x, Tensor):
         x = _constant(x, y, prim is not P.ADD and y.requires_grad and state.grad_enabled)
     elif not isinstance(y, Tensor):
-        y = _constant(y, x, prim is not P.ADD and x.requires_grad and state.grad_enabled)
+        if y.__class__ in _PYTHON_SCALARS:  # the common constant: straight to the shared one
+            dtype = x._data.dtype
+            y = _scalar(y, dtype if dtype.kind == "f" else None)
+        else:
+            y = _constant(y, x, prim is not P.ADD and x.requires_grad and state.grad_enabled)
     x_shape, y_shape = x._data.shape, y._data.shape
     if x_shape != y_shape:
-        shape = _broadcast_shape(op, x_shape, y_shape)
+        # A 0-d operand (a Python number) broadcasts to anything: skip np.broadcast_shapes,
+        # which costs more than the operation itself on small arrays.
+        if not y_shape:
+            shape = x_shape
+        elif not x_shape:
+            shape = y_shape
+        else:
+            shape = _broadcast_shape(op, x_shape, y_shape)
         # A constant needs no node: NumPy broadcasts it, and it never receives a gradient.
         if x_shape != shape and _tracked(x):
             x = apply(P.BROADCAST_TO, (x,), (shape,))
-        if y_shape != shape and _tracked(y):
+        if y_shape != shape and (y._tangent is not None or (y.requires_grad and state.grad_enabled)):
             y = apply(P.BROADCAST_TO, (y,), (shape,))
     return apply(prim, (x, y))
 

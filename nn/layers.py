@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from autograd import Tensor, state
+from autograd.fused import linear
 
 from . import activations
 from . import init as initialization
@@ -23,9 +24,10 @@ class Linear(Module):
 
     ``W`` is ``(n_out, n_in)``, drawn by He (``init="he"``, for ReLU networks) or Xavier
     (``init="xavier"``, for tanh/sigmoid) initialisation from ``rng`` (a Generator, a seed, or
-    None for :mod:`nn.init`'s default generator); ``b`` is ``(n_out, 1)``, zero, and the engine
-    broadcasts it over the ``m`` columns with an explicit ``broadcast_to`` node, whose backward
-    gives ``db = Σ_axis1 dZ``.
+    None for :mod:`nn.init`'s default generator); ``b`` is ``(n_out, 1)``, zero, broadcast over
+    the ``m`` columns. The layer records one fused ``linear (matmul+add)`` node whose backward
+    gives ``dW = dZ Aᵀ``, ``dA = Wᵀ dZ`` and ``db = Σ_axis1 dZ``, as the composed
+    ``matmul``, ``broadcast_to`` and ``add`` would.
     """
 
     def __init__(
@@ -63,7 +65,7 @@ class Linear(Module):
                 f"({self.n_in}, m), one column per example, but got shape {_fmt(shape)} "
                 f"(W has shape {_fmt(self.W.shape)})"
             )
-        return self.W @ a + self.b
+        return linear(self.W, a, self.b)  # one fused node: W @ a + b
 
     def extra_repr(self) -> str:
         return f"{self.n_in}, {self.n_out}, dtype={self.W.dtype}, init={self.init!r}"

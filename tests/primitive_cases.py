@@ -100,6 +100,23 @@ CASES += [
     for x, shape in [((2, 3), (3, 2)), ((2, 3), (6,)), ((), (1, 1)), ((6,), (2, 1, 3)), ((4, 0), (0, 4))]
 ]
 
+# The fused primitives of autograd.fused face the same referees as the core ones.
+CASES += [
+    Case("linear (matmul+add)", shapes)
+    for shapes in [
+        ((2, 3), (3, 4), (2, 1)),
+        ((1, 2), (2, 1), (1, 1)),
+        ((3, 2), (2, 4), (3, 4)),
+        ((2, 3), (3, 4), (1, 4)),
+        ((2, 3), (3, 4), ()),
+        ((2, 0), (0, 3), (2, 1)),
+    ]
+]
+CASES += [
+    Case("softmax_cross_entropy (log_softmax+mul+sum)", shapes)
+    for shapes in [((3, 4), (3, 4)), ((1, 2), (1, 2)), ((4, 1), (4, 1))]
+]
+
 #: The broadcasting pairs every binary operation must get right.
 BROADCAST_PAIRS = [
     ((1,), ()),

@@ -43,14 +43,12 @@ class TestLinear:
         np.testing.assert_allclose(z.data, layer.W.data @ a + layer.b.data, rtol=1e-14)
         assert z.shape == (3, 7)
 
-    def test_bias_is_broadcast_by_an_explicit_node(self):
-        """The bias reaches the add through a broadcast_to node, (n_out, 1) to (n_out, m)."""
+    def test_layer_is_one_fused_node_of_weights_input_and_bias(self):
+        """The layer records one fused linear (matmul+add) node on (W, A, b), b kept at (n_out, 1)."""
         layer = nn.Linear(4, 3)
         z = layer(np.ones((4, 6), dtype=np.float32))
-        assert z.op.name == "add"
-        broadcast = [p for p in z.parents if p.op is not None and p.op.name == "broadcast_to"]
-        assert len(broadcast) == 1
-        assert broadcast[0].parents == (layer.b,) and broadcast[0].static == ((3, 6),)
+        assert z.op.name == "linear (matmul+add)" and z.op.fuses == ("matmul", "broadcast_to", "add")
+        assert z.parents[0] is layer.W and z.parents[2] is layer.b and z.parents[1].shape == (4, 6)
 
     def test_bias_gradient_sums_over_columns(self):
         """db = Σ_axis1 dZ, of shape (n_out, 1)."""
@@ -167,8 +165,7 @@ class TestNamesAndScopes:
         scopes = {node.op.name: set() for node in recorded_nodes(out)}
         for node in recorded_nodes(out):
             scopes[node.op.name].add(node.scope)
-        assert scopes["matmul"] == {"layers.0", "layers.2"}
-        assert scopes["broadcast_to"] == {"layers.0", "layers.2"}
+        assert scopes["linear (matmul+add)"] == {"layers.0", "layers.2"}
         assert scopes["relu"] == {"layers.1"}
         assert out.scope == "layers.2"
 

@@ -215,7 +215,7 @@ def test_float32_network_never_creates_float64(activation, optimizer):
             opt.step()
     wrong = sorted({where for where, dtype in watcher.dtypes if dtype != np.float32})
     assert not wrong, f"float64 arrays from: {wrong}"
-    assert len(watcher.dtypes) > 50
+    assert len(watcher.dtypes) > 30  # the fused layers and cost keep the graph small
     for p in model.parameters():
         assert p.dtype == np.float32 and p.grad.dtype == np.float32
     buffers = getattr(opt, "state", {}) | getattr(opt, "velocity", {})

@@ -157,6 +157,10 @@ def _input_names(t: Tensor) -> tuple[str, ...]:
     n = len(t.parents)
     if t.op.name == "matmul":
         return ("W", "X")  # MATH.md's Z = W X
+    if t.op.name == "linear (matmul+add)":
+        return ("W", "X", "b")  # Z = W X + b, fused
+    if t.op.name == "softmax_cross_entropy (log_softmax+mul+sum)":
+        return ("Z", "Y")
     if n == 1:
         return ("x",)
     if n == 2:
@@ -182,6 +186,13 @@ def _vjp_right_side(t: Tensor, i: int) -> str:
         return "g * y" if i == 0 else "g * x"
     if name == "matmul":
         return "G·Xᵀ" if i == 0 else "Wᵀ·G"
+    if name == "linear (matmul+add)":
+        if i < 2:
+            return "G·Xᵀ" if i == 0 else "Wᵀ·G"
+        axes = broadcast_axes(tuple(t.parents[2].shape), tuple(t.shape))
+        return f"Σ G over {_axes_text(axes)}" if axes else "G"
+    if name == "softmax_cross_entropy (log_softmax+mul+sum)":
+        return "g (A ⊙ Σ₀Y - Y)/m" if i == 0 else "-g log A / m"
     if name == "broadcast_to":
         axes = broadcast_axes(tuple(t.parents[0].shape), tuple(t.shape))
         return f"Σ g over {_axes_text(axes)}" if axes else "g"

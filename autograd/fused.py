@@ -1,0 +1,287 @@
+"""Fused primitives: one node where the composed graph would record several.
+
+A network layer ``Z = W A + b`` recorded op by op is three nodes (``matmul``, ``broadcast_to``,
+``add``) and softmax cross-entropy from the logits about a dozen. Each node costs a few
+microseconds of bookkeeping and each intermediate a full array, which on small layers costs more
+than the arithmetic. A fused primitive computes the same function in one node, with VJP and JVP
+rules that are the closed forms of the composed graph's (MATH.md), and is tested equal to it,
+gradients and tangents, in float64 (``tests/test_fused.py``).
+
+Its name says what it fuses, so a picture of the graph shows it, and ``Primitive.fuses`` lists
+the primitives it stands for:
+
+* ``linear (matmul+add)``: ``Z = W X + b``, ``b`` broadcast over the columns.
+  ``dW = G Xᵀ``, ``dX = Wᵀ G``, ``db = Σ_axis1 G`` (``sum_to``); ``Ż = Ẇ X + W Ẋ + ḃ``.
+* ``softmax_cross_entropy (log_softmax+mul+sum)``: ``J = -(1/m) Σ Y ⊙ log softmax(Z)``, the
+  softmax over axis 0 (classes are rows) and max-shifted, so logits of ±1000 stay finite.
+  With ``A = softmax(Z)`` and ``s = Σ_axis0 Y`` (1 for one-hot columns):
+  ``dZ = g (A ⊙ s - Y)/m``, ``dY = -g log A / m``, ``J̇ = -(1/m) Σ (Ẏ ⊙ log A + Ż ⊙ (Y - A ⊙ s))``.
+  The forward keeps ``A`` for the VJP that normally follows it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import checks, sparsity
+from .primitives import PRIMITIVES, Primitive, register, sum_to
+from .tensor import Tensor, _constant, _fmt, apply
+
+
+def _operands(*values: Any) -> list[Tensor]:
+    """Tensors for ``values``: non-tensors become constants of the first tensor's float dtype."""
+    like = None
+    for v in values:
+        if isinstance(v, Tensor):
+            like = v
+            break
+    else:
+        like = Tensor(values[0])
+    return [v if isinstance(v, Tensor) else _constant(v, like) for v in values]
+
+
+def _fits(b_shape: tuple, z_shape: tuple) -> bool:
+    """Whether broadcasting ``b_shape`` to ``z_shape`` leaves ``z_shape`` as it is.
+
+    Written out: ``np.broadcast_shapes`` costs more than a small layer's whole forward.
+    """
+    if len(b_shape) > len(z_shape):
+        return False
+    for n_b, n_z in zip(reversed(b_shape), reversed(z_shape)):
+        if n_b != 1 and n_b != n_z:
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# linear: Z = W X + b
+# ---------------------------------------------------------------------------------------------
+
+
+def _linear_forward(w, x, b):
+    z = w @ x
+    if z.dtype == b.dtype:
+        z += b  # the product is a new array: add the bias in place, no second (n, m) buffer
+        return z
+    return z + b  # mixed dtypes promote as NumPy does
+
+
+def _linear_vjp_w(g, ans, w, x, b):
+    return g @ x.T
+
+
+def _linear_vjp_x(g, ans, w, x, b):
+    return w.T @ g
+
+
+def _linear_vjp_b(g, ans, w, x, b):
+    return sum_to(g, b.shape)
+
+
+def _linear_jvp(x_dots, ans, w, x, b):
+    w_dot, x_dot, b_dot = x_dots
+    out = None
+    if w_dot is not None:
+        out = w_dot @ x
+    if x_dot is not None:
+        term = w @ x_dot
+        out = term if out is None else out + term
+    if b_dot is not None:
+        out = np.broadcast_to(b_dot, ans.shape) if out is None else out + b_dot
+    return out
+
+
+LINEAR = register(
+    Primitive(
+        "linear (matmul+add)",
+        "fused",
+        3,
+        _linear_forward,
+        (_linear_vjp_w, _linear_vjp_x, _linear_vjp_b),
+        _linear_jvp,
+        "G·Xᵀ / Wᵀ·G / Σ₁G",
+        fuses=("matmul", "broadcast_to", "add"),
+    )
+)
+
+
+def linear(w: Any, x: Any, b: Any) -> Tensor:
+    """``Z = W @ X + b`` as one node: ``W`` ``(n_out, n_in)``, ``X`` ``(n_in, m)``, ``b`` ``(n_out, 1)``.
+
+    ``b`` may have any shape that broadcasts to ``(n_out, m)`` without growing it. Same values,
+    gradients and tangents as ``W @ X + b``, with one node instead of three.
+    """
+    if not (isinstance(w, Tensor) and isinstance(x, Tensor) and isinstance(b, Tensor)):
+        w, x, b = _operands(w, x, b)
+    w_shape, x_shape, b_shape = w._data.shape, x._data.shape, b._data.shape
+    if len(w_shape) != 2 or len(x_shape) != 2 or w_shape[1] != x_shape[0]:
+        raise ValueError(
+            f"linear: W of shape {_fmt(w_shape)} and X of shape {_fmt(x_shape)} are not aligned for "
+            "W @ X: both must be 2-D with W's columns equal to X's rows"
+        )
+    z_shape = (w_shape[0], x_shape[1])
+    if not _fits(b_shape, z_shape):
+        raise ValueError(
+            f"linear: the bias of shape {_fmt(b_shape)} does not broadcast to W @ X's shape {_fmt(z_shape)}"
+        )
+    return apply(LINEAR, (w, x, b))
+
+
+# ---------------------------------------------------------------------------------------------
+# softmax cross-entropy from the logits
+# ---------------------------------------------------------------------------------------------
+
+
+def _softmax_parts(z):
+    """``(log softmax(Z), softmax(Z))`` over axis 0, shifted by each column's maximum, so no
+    exp overflows and no log sees less than 1."""
+    s = z - z.max(axis=0, keepdims=True)
+    e = np.exp(s)
+    total = e.sum(axis=0, keepdims=True)
+    s -= np.log(total)
+    e /= total
+    return s, e
+
+
+def _log_softmax(z):
+    return _softmax_parts(z)[0]
+
+
+#: ``(Z, softmax(Z))`` of the latest forward. Backward normally follows its own forward, so the
+#: VJP takes ``A`` from here instead of recomputing it (a max, an exp, a log and two reductions
+#: per step); for any other ``Z`` (identity, not equality) it recomputes. Holding ``Z`` keeps
+#: the identity test sound: the array cannot be freed and its id reused.
+_latest: tuple = (None, None)
+
+
+def _softmax(z):
+    latest_z, a = _latest
+    return a if latest_z is z else _softmax_parts(z)[1]
+
+
+def _ce_forward(z, y):
+    global _latest
+    logp, a = _softmax_parts(z)
+    _latest = (z, a)
+    return -(y * logp).sum() / z.shape[1]
+
+
+def _ce_vjp_z(g, ans, z, y):
+    # dZ = g (A ⊙ s - Y)/m, into a new array (A itself may be the forward's, kept for reuse).
+    dz = _softmax(z) * y.sum(axis=0, keepdims=True)
+    dz -= y
+    dz *= g / z.shape[1]
+    return dz
+
+
+def _ce_vjp_y(g, ans, z, y):
+    logp = _log_softmax(z)
+    logp *= -g / z.shape[1]
+    return logp
+
+
+def _ce_jvp(x_dots, ans, z, y):
+    z_dot, y_dot = x_dots
+    logp, a = _softmax_parts(z)
+    total = 0.0
+    if y_dot is not None:
+        total = total + (y_dot * logp).sum()
+    if z_dot is not None:
+        total = total + (z_dot * (y - a * y.sum(axis=0, keepdims=True))).sum()
+    return np.asarray(-total / z.shape[1])
+
+
+SOFTMAX_CROSS_ENTROPY = register(
+    Primitive(
+        "softmax_cross_entropy (log_softmax+mul+sum)",
+        "fused",
+        2,
+        _ce_forward,
+        (_ce_vjp_z, _ce_vjp_y),
+        _ce_jvp,
+        "(A ⊙ Σ₀Y - Y)/m / -log A/m",
+        fuses=("exp", "sum", "log", "neg", "broadcast_to", "add", "mul", "sum"),
+    )
+)
+
+
+def softmax_cross_entropy(z: Any, y: Any) -> Tensor:
+    """``J = -(1/m) Σ Y ⊙ log softmax(Z)`` from logits ``Z`` of shape ``(n, m)`` as one node.
+
+    ``Y`` has ``Z``'s shape (one-hot columns, or any weights: the rules hold for every ``Y``).
+    The softmax is over axis 0, max-shifted, so logits of ±1000 give finite values and gradients.
+    """
+    if not (isinstance(z, Tensor) and isinstance(y, Tensor)):
+        z, y = _operands(z, y)
+    if z._data.ndim != 2 or y._data.shape != z._data.shape or 0 in z._data.shape:
+        raise ValueError(
+            f"softmax_cross_entropy: logits Z of shape {_fmt(z._data.shape)} and targets Y of shape "
+            f"{_fmt(y._data.shape)} must be the same non-empty 2-D shape (classes, m)"
+        )
+    return apply(SOFTMAX_CROSS_ENTROPY, (z, y))
+
+
+# ---------------------------------------------------------------------------------------------
+# Referees and dependency patterns, from the composed graphs
+# ---------------------------------------------------------------------------------------------
+
+
+def _linear_dense(w, x, b):
+    """``[I ⊗ Xᵀ, W ⊗ I, selection of b's broadcast]``: matmul's and broadcast_to's Jacobians."""
+    z_shape = (w.shape[0], x.shape[1])
+    dense_w, dense_x = checks.dense_jacobian("matmul", w, x)
+    (dense_b,) = checks.dense_jacobian("broadcast_to", b, z_shape)
+    return [dense_w, dense_x, dense_b]
+
+
+def _ce_dense(z, y):
+    """Per column, ``d log softmax(z)/dz = I - 1 aᵀ`` chained with ``J = -(1/m) Σ y ⊙ log a``."""
+    n, m = z.shape
+    logp = _log_softmax(z)
+    a = np.exp(logp)
+    dz = np.zeros((n, m))
+    for j in range(m):
+        log_softmax_jacobian = np.eye(n) - np.outer(np.ones(n), a[:, j])
+        dz[:, j] = log_softmax_jacobian.T @ (-y[:, j] / m)
+    return [dz.reshape(1, -1), (-logp / m).reshape(1, -1)]
+
+
+def _linear_pattern(deps, xs, ans):
+    """The matmul's pattern or'ed with the bias's broadcast."""
+    w, x, b = xs
+    dw, dx, db = deps
+    product = w @ x
+    parts = []
+    if dw is not None or dx is not None:
+        parts.append(sparsity.PATTERN_RULES["matmul"]([dw, dx], [w, x], product))
+    if db is not None:
+        parts.append(sparsity.PATTERN_RULES["broadcast_to"]([db], [b], ans, ans.shape))
+    return parts[0] if len(parts) == 1 else parts[0] | parts[1]
+
+
+def _ce_pattern(deps, xs, ans):
+    """J depends on every tracked ``Y``, and on column j of ``Z`` where that column of ``Y`` can
+    be nonzero (``dZ[:, j] = (A s - Y)[:, j]/m`` vanishes with ``Y[:, j]``); with a single class
+    it is constant."""
+    z, y = xs
+    dz, dy = deps
+    n = (dz if dz is not None else dy).shape[-1]
+    out = np.zeros((n,), dtype=bool)
+    if z.shape[0] == 1:
+        return out  # one class: log softmax is identically 0, and so is J
+    if dy is not None:
+        out |= dy.reshape(-1, n).any(axis=0)
+    if dz is not None:
+        live = np.ones(z.shape[1], dtype=bool) if dy is not None else (y != 0).any(axis=0)
+        out |= dz[:, live].reshape(-1, n).any(axis=0)
+    return out
+
+
+checks.register_dense_jacobian(LINEAR.name, _linear_dense)
+checks.register_dense_jacobian(SOFTMAX_CROSS_ENTROPY.name, _ce_dense)
+sparsity.register_pattern_rule(LINEAR.name, _linear_pattern)
+sparsity.register_pattern_rule(SOFTMAX_CROSS_ENTROPY.name, _ce_pattern)
+
+__all__ = ["LINEAR", "PRIMITIVES", "SOFTMAX_CROSS_ENTROPY", "linear", "softmax_cross_entropy"]

@@ -1,0 +1,115 @@
+"""Benchmark 2: the cost of the engine itself, on a long chain of tiny elementwise ops.
+
+On arrays of 4 elements NumPy's own work is a fraction of a microsecond, so the time of
+forward + backward through a chain of N ops, divided by N, is what the engine adds per op:
+recording a node, the backward loop's bookkeeping, and the rule calls. The chain repeats
+``y*2, y+0.25, exp(y), log(y), y-0.25, y*0.5`` (``handwritten.CHAIN_UNIT``), which maps ``y``
+to itself, so values and gradients stay finite at any length; it ends with ``sum``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import handwritten as hand
+from .mlp import Unavailable
+from .timing import interleave, median
+
+BASELINE = "NumPy by hand"
+
+
+def _engine_chain(x, n_ops):
+    y = x
+    for i in range(n_ops):
+        k = i % 6
+        if k == 0:
+            y = y * 2.0
+        elif k == 1:
+            y = y + 0.25
+        elif k == 2:
+            y = y.exp()
+        elif k == 3:
+            y = y.log()
+        elif k == 4:
+            y = y - 0.25
+        else:
+            y = y * 0.5
+    return y
+
+
+def vecgrad_chain(n_ops: int):
+    from autograd import Tensor
+
+    x = Tensor(hand.chain_input(), requires_grad=True)
+
+    def run():
+        x.grad = None
+        _engine_chain(x, n_ops).sum().backward()
+        return x.grad
+
+    return run
+
+
+def torch_chain(n_ops: int):
+    try:
+        import torch
+    except ImportError:
+        raise Unavailable("torch is not installed") from None
+    torch.set_num_threads(1)
+    x = torch.tensor(hand.chain_input(), requires_grad=True)
+
+    def run():
+        x.grad = None
+        _engine_chain_torch(x, n_ops).sum().backward()
+        return x.grad.numpy()
+
+    return run
+
+
+def _engine_chain_torch(x, n_ops):
+    y = x
+    for i in range(n_ops):
+        k = i % 6
+        if k == 0:
+            y = y * 2.0
+        elif k == 1:
+            y = y + 0.25
+        elif k == 2:
+            y = y.exp()
+        elif k == 3:
+            y = y.log()
+        elif k == 4:
+            y = y - 0.25
+        else:
+            y = y * 0.5
+    return y
+
+
+def hand_chain(n_ops: int):
+    x = hand.chain_input()
+    return lambda: hand.chain_grad(x, n_ops)
+
+
+def run_chain(n_ops: int, rounds: int, target_seconds: float, notes: list) -> dict:
+    """Seconds for forward + backward through ``n_ops`` ops, per contender; µs per op."""
+    contenders = {BASELINE: hand_chain(n_ops), "vecgrad": vecgrad_chain(n_ops)}
+    try:
+        contenders["PyTorch eager"] = torch_chain(n_ops)
+    except Unavailable as why:
+        notes.append(f"PyTorch eager skipped (chain of {n_ops:,} ops): {why}")
+    expected = hand.chain_grad(hand.chain_input(np.float64), n_ops)
+    for name, fn in contenders.items():
+        got = np.asarray(fn(), dtype=np.float64)
+        if not np.allclose(got, expected, rtol=1e-4):
+            raise AssertionError(f"{name}: chain gradient {got} differs from {expected}")
+    times = interleave(contenders, rounds, target_seconds, warmup=1)
+    result = {
+        "workload": f"chain of {n_ops:,} tiny ops, fwd+bwd",
+        "n_ops": n_ops,
+        "seconds": {},
+        "us_per_op": {},
+    }
+    for name in contenders:
+        result["seconds"][name] = median(times[name])
+        result["us_per_op"][name] = median(times[name]) / n_ops * 1e6
+    return result

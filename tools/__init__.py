@@ -1,0 +1,1 @@
+"""Developer tools for vecgrad's repository (not shipped with the distribution)."""

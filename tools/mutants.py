@@ -1,0 +1,188 @@
+"""Faults to inject into the primitive table, to show that the tests catch wrong rules.
+
+A test suite that passes proves little until it is seen to fail. Each fault below is a
+plausible slip in a derivative rule; :func:`injected` swaps it into the live primitive table
+(the :class:`~autograd.primitives.Primitive` objects themselves, so every reference to them,
+``PRIMITIVES[name]`` and the ``P.EXP`` constants alike, sees the fault) and puts the rule back
+on exit. Every primitive gets four faults:
+
+* ``ignore_g``: the VJP ignores its upstream gradient (``g`` replaced by ones);
+* ``vjp_scaled``: the VJP's result is 1% too large;
+* ``jvp_scaled``: the JVP's result is 1% too large (forward mode's rule);
+* a structural slip of its own kind (:data:`STRUCTURAL`): the unbroadcast dropped, an operand
+  not transposed, a permutation not inverted, a sign or a mask forgotten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from autograd.primitives import PRIMITIVES, Primitive
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One injected slip: ``patch(prim)`` returns the replaced fields of the primitive."""
+
+    name: str
+    description: str
+    patch: Callable[[Primitive], dict]
+
+
+def _each_vjp(wrap: Callable[[Callable, int], Callable]) -> Callable[[Primitive], dict]:
+    return lambda prim: {"vjps": tuple(wrap(rule, i) for i, rule in enumerate(prim.vjps))}
+
+
+def _ignore_g(rule, i):
+    return lambda g, ans, *args: rule(np.ones_like(g), ans, *args)
+
+
+def _vjp_scaled(rule, i):
+    return lambda g, ans, *args: rule(g, ans, *args) * 1.01
+
+
+def _jvp_scaled(prim):
+    rule = prim.jvp
+    return {"jvp": lambda x_dots, ans, *args: rule(x_dots, ans, *args) * 1.01}
+
+
+GENERIC = (
+    Fault("ignore_g", "VJP ignores the upstream gradient (g -> ones)", _each_vjp(_ignore_g)),
+    Fault("vjp_scaled", "VJP result scaled by 1.01", _each_vjp(_vjp_scaled)),
+    Fault("jvp_scaled", "JVP result scaled by 1.01", _jvp_scaled),
+)
+
+
+def _vjps(*rules) -> Callable[[Primitive], dict]:
+    """Replace the VJPs of the inputs named by position; ``None`` keeps the original rule."""
+    return lambda prim: {"vjps": tuple(new or old for new, old in zip(rules, prim.vjps))}
+
+
+def _one_replica(g, ans, x, shape):
+    # The gradient of the first copy only, where the sum over all copies is due.
+    lead = g.ndim - x.ndim
+    index = (0,) * lead + tuple(
+        slice(0, 1) if n == 1 and m != 1 else slice(None) for n, m in zip(x.shape, g.shape[lead:])
+    )
+    return g[index]
+
+
+def _sum_no_expand(g, ans, x, axis, keepdims):
+    # Broadcasting g back without restoring the summed axes: lines up with the wrong axes.
+    return np.broadcast_to(g, x.shape)
+
+
+def _matmul_transposed(rule, which):
+    def wrong(g, ans, x, y):
+        if which == 0:
+            return rule(g, ans, x, y.T)
+        return rule(g, ans, x.T, y)
+
+    return wrong
+
+
+STRUCTURAL: dict[str, Fault] = {
+    "exp": Fault("wrong_point", "VJP g * x instead of g * ans", _vjps(lambda g, ans, x: g * x)),
+    "log": Fault("wrong_point", "VJP g * x instead of g / x", _vjps(lambda g, ans, x: g * x)),
+    "reciprocal": Fault(
+        "sign_dropped", "VJP g * ans**2 instead of -g * ans**2", _vjps(lambda g, ans, x: g * ans * ans)
+    ),
+    "relu": Fault("mask_dropped", "VJP g instead of g * (x > 0)", _vjps(lambda g, ans, x: g)),
+    "neg": Fault("sign_dropped", "VJP g instead of -g", _vjps(lambda g, ans, x: g)),
+    "add": Fault(
+        "input_dropped", "VJP of input 1 is zero", _vjps(None, lambda g, ans, x, y: np.zeros_like(g))
+    ),
+    "mul": Fault(
+        "operands_swapped",
+        "VJPs g * x and g * y",
+        _vjps(lambda g, ans, x, y: g * x, lambda g, ans, x, y: g * y),
+    ),
+    "matmul": Fault(
+        "operand_transposed",
+        "VJPs G X and W G instead of G X^T and W^T G",
+        lambda prim: {"vjps": tuple(_matmul_transposed(rule, i) for i, rule in enumerate(prim.vjps))},
+    ),
+    "broadcast_to": Fault(
+        "unbroadcast_dropped", "VJP keeps one replica of g instead of summing", _vjps(_one_replica)
+    ),
+    "sum": Fault("unexpanded", "VJP broadcasts g without restoring the summed axes", _vjps(_sum_no_expand)),
+    "transpose": Fault(
+        "not_inverted",
+        "VJP permutes g by axes instead of their inverse",
+        _vjps(lambda g, ans, x, axes: np.transpose(g, axes)),
+    ),
+    "reshape": Fault(
+        "wrong_order",
+        "VJP reshapes g in column-major order",
+        _vjps(lambda g, ans, x, shape: np.reshape(g, x.shape, order="F")),
+    ),
+    # The fused primitives of autograd.fused.
+    "linear (matmul+add)": Fault(
+        "bias_not_summed",
+        "VJP of b keeps one column of G instead of summing over the columns",
+        _vjps(None, None, lambda g, ans, w, x, b: _one_replica(g, ans, b, None)),
+    ),
+    "softmax_cross_entropy (log_softmax+mul+sum)": Fault(
+        "one_hot_assumed",
+        "VJP of Z is (A - Y)/m for any Y, instead of (A ⊙ Σ₀Y - Y)/m",
+        _vjps(
+            lambda g, ans, z, y: g * (np.exp(z - z.max(0)) / np.exp(z - z.max(0)).sum(0) - y) / z.shape[1],
+            None,
+        ),
+    ),
+}
+
+
+def faults_for(name: str) -> dict[str, Fault]:
+    """The faults of primitive ``name``: the generic three and its structural one.
+
+    A primitive without a structural fault raises KeyError: a new primitive needs one here.
+    """
+    faults = {fault.name: fault for fault in GENERIC}
+    structural = STRUCTURAL[name]
+    faults[structural.name] = structural
+    return faults
+
+
+def all_mutants() -> list[tuple[str, str]]:
+    """Every (primitive, fault) pair, in the order of the primitive table."""
+    return [(name, fault) for name in PRIMITIVES for fault in faults_for(name)]
+
+
+@contextlib.contextmanager
+def injected(name: str, fault: str) -> Iterator[Primitive]:
+    """Swap ``fault`` into primitive ``name`` for the duration of the block."""
+    prim = PRIMITIVES[name]
+    try:
+        patch = faults_for(name)[fault].patch(prim)
+    except KeyError:
+        raise KeyError(
+            f"no fault {fault!r} for primitive {name!r}; known: {sorted(faults_for(name))}"
+        ) from None
+    saved = {field: getattr(prim, field) for field in patch}
+    # Primitive is a frozen dataclass: bypass the freeze, in place, so every reference sees it.
+    for field, value in patch.items():
+        object.__setattr__(prim, field, value)
+    try:
+        yield prim
+    finally:
+        for field, value in saved.items():
+            object.__setattr__(prim, field, value)
+
+
+# Faults injected for the rest of the process. Holding the managers matters: a dropped
+# generator-based context manager is closed by the garbage collector, which restores the rule.
+_PERMANENT: list = []
+
+
+def inject(spec: str) -> Primitive:
+    """Apply ``"name:fault"`` for the rest of the process (used by the pytest plugin)."""
+    name, _, fault = spec.partition(":")
+    manager = injected(name, fault)
+    prim = manager.__enter__()
+    _PERMANENT.append(manager)
+    return prim
