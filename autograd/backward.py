@@ -100,7 +100,10 @@ def _consumers(root) -> dict:
 
 def _is_operand(gi, args) -> bool:
     """Whether ``gi`` is one of the rule's own arguments (identity, not equality)."""
-    return any(gi is a for a in args)
+    for a in args:
+        if gi is a:
+            return True
+    return False
 
 
 def backward(root, grad=None, retain_graph: bool = False) -> None:

@@ -74,13 +74,22 @@ def observing(observer) -> Iterator:
         observed = bool(observers)
 
 
-@contextlib.contextmanager
-def name_scope(name: str) -> Iterator[None]:
-    """Record the nodes created inside as belonging to ``name`` (nested scopes join with '.')."""
-    global scope
-    previous = scope
-    scope = name if previous is None else f"{previous}.{name}"
-    try:
-        yield
-    finally:
-        scope = previous
+class name_scope:
+    """Record the nodes created inside as belonging to ``name`` (nested scopes join with '.').
+
+    A plain class rather than a generator: every module call enters one, so it stays cheap.
+    """
+
+    __slots__ = ("name", "_previous")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self) -> None:
+        global scope
+        self._previous = scope
+        scope = self.name if scope is None else f"{scope}.{self.name}"
+
+    def __exit__(self, *exc) -> None:
+        global scope
+        scope = self._previous

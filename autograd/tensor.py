@@ -82,8 +82,17 @@ class Tensor:
 
     @data.setter
     def data(self, value: Any) -> None:
+        self.assign(value)
+
+    def assign(self, value: Any, *, copy: bool = True) -> None:
+        """Replace the values (``t.data = value`` is ``t.assign(value)``).
+
+        With ``copy=False`` a NumPy array is taken as it is, without a copy, and made read-only:
+        for an optimizer that has just computed the new values into a fresh array of its own.
+        Either way, backward through nodes recorded before the change raises.
+        """
         if value.__class__ is _ndarray and value.dtype.kind in _NUMERIC_KINDS:
-            array = value.copy(order="K")  # the common case, an optimizer's update: no checks
+            array = value.copy(order="K") if copy else value
         else:
             array = _to_array("Tensor.data", value, None, copy=True)
         array.flags.writeable = False

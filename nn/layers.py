@@ -57,7 +57,7 @@ class Linear(Module):
         self.b = Tensor(np.zeros((self.n_out, 1), dtype=dtype), requires_grad=True)
 
     def forward(self, a: Any) -> Tensor:
-        shape = np.shape(a.data if isinstance(a, Tensor) else a)
+        shape = a.shape if isinstance(a, Tensor) else np.shape(a)
         if len(shape) != 2 or shape[0] != self.n_in:
             where = f" at {state.scope!r}" if state.scope else ""
             raise ValueError(

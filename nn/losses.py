@@ -25,6 +25,10 @@ from .activations import as_tensor
 #: PyTorch's floor for ``log`` in the cross-entropies: ``log 0`` counts as -100.
 LOG_FLOOR = -100.0
 
+#: How far from 1 a column of one-hot targets may sum: the rounding of a sum in the dtype
+#: (sqrt of its machine epsilon), by itemsize.
+_SUM_TOLERANCE = {size: float(np.sqrt(np.finfo(f"f{size}").eps)) for size in (2, 4, 8)}
+
 
 def _fmt(shape: tuple) -> str:
     return str(tuple(shape))
@@ -57,29 +61,33 @@ def _targets(cost: str, y: Any, like: Tensor, name: str, columns_sum_to_one: boo
         )
     if values.dtype.kind not in "biuf":
         raise TypeError(f"{cost}: the targets Y have non-numeric dtype {values.dtype}")
-    outside = ~((values >= 0) & (values <= 1))
-    if outside.any():
+    # Two reductions and no temporaries; a NaN target fails both comparisons, so it is caught.
+    if values.size and not (values.min() >= 0 and values.max() <= 1):
+        outside = ~((values >= 0) & (values <= 1))
         bad = values[outside].flat[0]
         raise ValueError(
             f"{cost}: the targets Y must lie in [0, 1]; found {bad!r} (and {outside.sum()} in all)"
         )
     if columns_sum_to_one:
         sums = values.sum(axis=0, dtype=np.float64)
-        tolerance = float(np.sqrt(np.finfo(like.dtype).eps))  # rounding of sums in the dtype
-        wrong = np.flatnonzero(np.abs(sums - 1) > tolerance)
-        if wrong.size:
+        sums -= 1
+        tolerance = _SUM_TOLERANCE[like.dtype.itemsize]
+        if sums.size and max(sums.max(), -sums.min()) > tolerance:
+            wrong = np.flatnonzero(np.abs(sums) > tolerance)
+            sums += 1
             raise ValueError(
                 f"{cost}: each column of Y must be a one-hot (or probability) vector summing to 1; "
                 f"column {wrong[0]} sums to {sums[wrong[0]]:g} ({wrong.size} such columns)"
             )
     if isinstance(y, Tensor):
         return y
-    return values.astype(like.dtype)
+    return values.astype(like.dtype, copy=False)
 
 
 def _check_probabilities(cost: str, a: Tensor) -> None:
+    """Predictions must be probabilities; NaN is let through, so that it propagates to the cost."""
     values = a.data
-    outside = ~((values >= 0) & (values <= 1))
+    outside = (values < 0) | (values > 1)
     if outside.any():
         raise ValueError(
             f"{cost}: the predictions A must be probabilities in [0, 1]; found {values[outside].flat[0]!r} "

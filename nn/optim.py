@@ -1,8 +1,10 @@
 """Optimizers: update parameters from their accumulated gradients.
 
 A parameter's array is read-only (backward may have saved it), so each update builds a new
-array and assigns it with ``p.data = new``. Hyperparameters are Python floats, which NumPy
-treats as weakly typed: a float32 parameter, its gradient and every state buffer stay float32.
+array and hands it over with ``p.assign(new, copy=False)``: the array is fresh, so no copy is
+needed, and the parameter's mutation clock still tells older graphs that it changed.
+Hyperparameters are Python floats, which NumPy treats as weakly typed: a float32 parameter, its
+gradient and every state buffer stay float32.
 Parameters whose ``grad`` is None (unused in the last forward pass) are skipped, state and all.
 """
 
@@ -64,7 +66,7 @@ class SGD(Optimizer):
                 v = g.copy() if v is None else self.momentum * v + g
                 self.velocity[id(p)] = v
                 g = v
-            p.data = p.data - self.lr * g
+            p.assign(p.data - self.lr * g, copy=False)
 
 
 class Adam(Optimizer):
@@ -103,4 +105,4 @@ class Adam(Optimizer):
             # Bias corrections are Python floats, so they never upcast float32 state.
             step_size = self.lr / (1 - beta1**t)
             denominator = np.sqrt(v * (1 / (1 - beta2**t))) + self.eps
-            p.data = p.data - step_size * (m / denominator)
+            p.assign(p.data - step_size * (m / denominator), copy=False)

@@ -26,6 +26,20 @@ def test_replacing_data_after_recording_makes_backward_raise():
         y.backward()
 
 
+def test_assign_without_copy_takes_the_array_and_still_guards_backward():
+    """assign(array, copy=False) adopts a fresh array read-only; old graphs still refuse it."""
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    y = (w * w).sum()
+    fresh = np.array([3.0, 4.0])
+    w.assign(fresh, copy=False)
+    assert np.shares_memory(w.data, fresh) and not fresh.flags.writeable
+    with pytest.raises(RuntimeError, match="modified after this node was recorded"):
+        y.backward()
+    copied = np.array([5.0, 6.0])
+    w.assign(copied)
+    assert not np.shares_memory(w.data, copied) and copied.flags.writeable
+
+
 def test_replacing_data_before_recording_is_fine():
     """A graph recorded after the change uses the new values."""
     w = Tensor([1.0, 2.0], requires_grad=True)

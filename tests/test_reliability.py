@@ -189,6 +189,15 @@ class TestNaNPropagation:
         assert np.isnan(loss.item())
         assert np.isnan(z.grad[0, 0]) and np.isfinite(z.grad[:, 1]).all()
 
+    @pytest.mark.parametrize("cost", [nn.binary_cross_entropy, nn.categorical_cross_entropy])
+    def test_nan_probabilities_give_a_nan_cost_without_an_exception(self, cost, strict_warnings):
+        """A NaN prediction is not rejected as outside [0, 1]: it propagates to the cost and gradient."""
+        a = Tensor([[np.nan, 0.3], [0.5, 0.7]], requires_grad=True)
+        loss = cost(a, np.array([[1.0, 0.0], [0.0, 1.0]]))
+        loss.backward()
+        assert np.isnan(loss.item())
+        assert np.isnan(a.grad[0, 0]) and np.isfinite(a.grad[:, 1]).all()
+
     @pytest.mark.parametrize("activation", [nn.softmax, nn.log_softmax])
     def test_nan_logit_poisons_only_its_column(self, activation, strict_warnings):
         """Softmax normalizes per column: a NaN spreads through its column and no further."""
