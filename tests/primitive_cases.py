@@ -127,3 +127,35 @@ BROADCAST_PAIRS = [
     ((4, 0), (4, 1)),
     ((), (2, 3)),
 ]
+
+
+def _broadcast_cases() -> list[Case]:
+    """broadcast_to from each operand of each broadcasting pair to the pair's broadcast shape."""
+    cases = []
+    for a, b in BROADCAST_PAIRS:
+        shape = np.broadcast_shapes(a, b)
+        cases += [Case("broadcast_to", (s,), (shape,)) for s in (a, b) if s != shape]
+    return cases
+
+
+#: The shape table with the broadcasting pairs' broadcast_to cases, each case once.
+TABLE: list[Case] = list({case.id: case for case in CASES + _broadcast_cases()}.values())
+
+
+def table_params() -> list:
+    """One pytest parameter per case of every registered primitive.
+
+    A primitive with no case becomes a parameter holding its name, which the test must fail:
+    a newly registered primitive cannot go untested.
+    """
+    import pytest
+
+    from autograd import PRIMITIVES
+
+    params = []
+    for name in sorted(PRIMITIVES):
+        cases = [case for case in TABLE if case.name == name]
+        if not cases:
+            params.append(pytest.param(name, id=f"{name}[no cases]"))
+        params += [pytest.param(case, id=case.id) for case in cases]
+    return params

@@ -10,7 +10,7 @@ import pytest
 import nn
 from autograd import PRIMITIVES, Tensor, apply, jvp, vjp
 from autograd.counters import count
-from tests.primitive_cases import BROADCAST_PAIRS, CASES, Case
+from tests.primitive_cases import BROADCAST_PAIRS, TABLE, Case, table_params
 
 #: The broadcasting pairs every mode must get right (the shared table may list more).
 REQUIRED_PAIRS = [
@@ -21,29 +21,6 @@ REQUIRED_PAIRS = [
     ((0, 1, 3), (0, 10, 3)),
 ]
 PAIRS = list(dict.fromkeys(REQUIRED_PAIRS + list(BROADCAST_PAIRS)))
-
-
-def _broadcast_cases() -> list[Case]:
-    """broadcast_to from each operand of each pair to the pair's broadcast shape."""
-    cases = []
-    for a, b in PAIRS:
-        shape = np.broadcast_shapes(a, b)
-        cases += [Case("broadcast_to", (s,), (shape,)) for s in (a, b) if s != shape]
-    return cases
-
-
-TABLE = list({case.id: case for case in CASES + _broadcast_cases()}.values())
-
-
-def _table_params():
-    """One parameter per case of every registered primitive; a primitive without cases fails."""
-    params = []
-    for name in sorted(PRIMITIVES):
-        cases = [case for case in TABLE if case.name == name]
-        if not cases:
-            params.append(pytest.param(name, id=f"{name}[no cases]"))
-        params += [pytest.param(case, id=case.id) for case in cases]
-    return params
 
 
 def _case(case_or_name) -> Case:
@@ -103,7 +80,7 @@ def test_the_shape_table_has_the_required_shapes():
     assert {(2, 2), (2, 1), (1, 2)} <= matmul_ranks
 
 
-@pytest.mark.parametrize("case", _table_params())
+@pytest.mark.parametrize("case", table_params())
 def test_jvp_is_the_adjoint_of_the_vjp(case):
     """<u, J v> from the JVP rule equals <Jᵀu, v> from the VJP rules, through the choke point."""
     case = _case(case)
@@ -119,7 +96,7 @@ def test_jvp_is_the_adjoint_of_the_vjp(case):
         _assert_dot_products(u, out.tangent, [pulled[i] for i in subset], [vs[i] for i in subset])
 
 
-@pytest.mark.parametrize("case", _table_params())
+@pytest.mark.parametrize("case", table_params())
 def test_jvp_matches_central_differences(case):
     """J v from the JVP rule equals (f(x + εv) - f(x - εv)) / 2ε in float64."""
     case = _case(case)

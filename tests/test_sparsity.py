@@ -12,29 +12,10 @@ from autograd import PRIMITIVES, Primitive, Tensor, apply, jacfwd, jacrev
 from autograd.checks import dense_jacobian, numerical_jacobian
 from autograd.counters import count
 from autograd.sparsity import colour_columns, jacobian_pattern
-from tests.primitive_cases import BROADCAST_PAIRS, CASES, Case
-
-#: The shared shape table, plus broadcast_to from each operand of each broadcasting pair.
-TABLE = CASES + [
-    Case("broadcast_to", (s,), (np.broadcast_shapes(a, b),))
-    for a, b in BROADCAST_PAIRS
-    for s in (a, b)
-    if s != np.broadcast_shapes(a, b)
-]
+from tests.primitive_cases import table_params
 
 
-def _table_params():
-    """One parameter per case of every registered primitive; a primitive without cases fails."""
-    params = []
-    for name in sorted(PRIMITIVES):
-        cases = [case for case in TABLE if case.name == name]
-        if not cases:
-            params.append(pytest.param(name, id=f"{name}[no cases]"))
-        params += [pytest.param(case, id=case.id) for case in cases]
-    return params
-
-
-@pytest.mark.parametrize("case", _table_params())
+@pytest.mark.parametrize("case", table_params())
 def test_pattern_rule_matches_the_dense_jacobian(case):
     """Each primitive's pattern rule gives exactly the nonzeros of its dense Jacobian at positive inputs."""
     if isinstance(case, str):
