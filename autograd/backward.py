@@ -15,21 +15,21 @@ import numpy as np
 from . import state
 
 
-def toposort(root) -> list:
-    """The recorded (non-leaf) tensors that ``root`` depends on, each after all of its inputs.
+def walk(root, follow=None) -> list:
+    """The tensors ``root`` depends on, ``root`` last, each after all of its parents.
 
-    Iterative depth-first search: a node is emitted once every parent below it has been. Only
-    tensors that require grad are followed, since no gradient flows anywhere else.
+    Iterative depth-first search (an explicit stack, so any depth works at the default
+    recursion limit): a tensor is emitted once every parent below it has been. ``follow(parent)``
+    decides whether a parent, and what it depends on, is part of the walk; by default every
+    parent is, leaves and constants included (what a picture of the graph shows).
     """
     order = []
-    if root._prim is None:
-        return order
     seen = {id(root)}
     stack = [(root, iter(root._parents))]
     while stack:
         node, parents = stack[-1]
         for parent in parents:
-            if parent._prim is not None and parent.requires_grad and id(parent) not in seen:
+            if id(parent) not in seen and (follow is None or follow(parent)):
                 seen.add(id(parent))
                 stack.append((parent, iter(parent._parents)))
                 break
@@ -37,6 +37,18 @@ def toposort(root) -> list:
             stack.pop()
             order.append(node)
     return order
+
+
+def _recorded(t) -> bool:
+    return t._prim is not None and t.requires_grad
+
+
+def toposort(root) -> list:
+    """The recorded (non-leaf) tensors that ``root`` depends on, each after all of its inputs.
+
+    Only tensors that require grad are followed, since no gradient flows anywhere else.
+    """
+    return walk(root, _recorded) if _recorded(root) else []
 
 
 def _seed(root, grad) -> np.ndarray:

@@ -107,8 +107,12 @@ def chain_input(dtype=np.float32) -> np.ndarray:
     return np.linspace(0.5, 1.5, 4).astype(dtype)
 
 
-def chain_forward(x: np.ndarray, n_ops: int) -> np.ndarray:
-    """The first ``n_ops`` ops of the repeated unit, in NumPy."""
+def chain(x, n_ops: int, exp=np.exp, log=np.log):
+    """The first ``n_ops`` ops of the repeated unit, written once for every contender.
+
+    ``x`` may be an ndarray or any engine's tensor; ``exp`` and ``log`` are that library's
+    (``np.exp``, ``autograd.numpy.exp``, or ``lambda y: y.exp()`` for method-style tensors).
+    """
     y = x
     for i in range(n_ops):
         k = i % 6
@@ -117,9 +121,9 @@ def chain_forward(x: np.ndarray, n_ops: int) -> np.ndarray:
         elif k == 1:
             y = y + 0.25
         elif k == 2:
-            y = np.exp(y)
+            y = exp(y)
         elif k == 3:
-            y = np.log(y)
+            y = log(y)
         elif k == 4:
             y = y - 0.25
         else:

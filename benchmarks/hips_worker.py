@@ -92,22 +92,7 @@ def cheap(size, rounds, target_seconds):
 
 
 def _chain(x, n_ops):
-    y = x
-    for i in range(n_ops):
-        k = i % 6
-        if k == 0:
-            y = y * 2.0
-        elif k == 1:
-            y = y + 0.25
-        elif k == 2:
-            y = anp.exp(y)
-        elif k == 3:
-            y = anp.log(y)
-        elif k == 4:
-            y = y - 0.25
-        else:
-            y = y * 0.5
-    return anp.sum(y)
+    return anp.sum(hand.chain(x, n_ops, exp=anp.exp, log=anp.log))
 
 
 def chain(n_ops, rounds, target_seconds):

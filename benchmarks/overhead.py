@@ -19,23 +19,8 @@ BASELINE = "NumPy by hand"
 
 
 def _engine_chain(x, n_ops):
-    """The chain, written once for any tensor type with * + - exp log (vecgrad, PyTorch)."""
-    y = x
-    for i in range(n_ops):
-        k = i % 6
-        if k == 0:
-            y = y * 2.0
-        elif k == 1:
-            y = y + 0.25
-        elif k == 2:
-            y = y.exp()
-        elif k == 3:
-            y = y.log()
-        elif k == 4:
-            y = y - 0.25
-        else:
-            y = y * 0.5
-    return y
+    """The shared chain on method-style tensors (vecgrad, PyTorch)."""
+    return hand.chain(x, n_ops, exp=lambda y: y.exp(), log=lambda y: y.log())
 
 
 def vecgrad_chain(n_ops: int):

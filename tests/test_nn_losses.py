@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import autograd
 import nn
 from autograd import Tensor, jvp
 
@@ -22,11 +23,9 @@ def one_hot(labels, n):
 
 
 def value_and_grad(cost, x, y):
-    """``(J, dJ/dx)`` for a cost of predictions or logits ``x``."""
-    leaf = Tensor(x, requires_grad=True)
-    j = cost(leaf, y)
-    j.backward()
-    return j.item(), leaf.grad
+    """``(J, dJ/dx)`` for a cost of predictions or logits ``x``, by the engine's functional API."""
+    j, dx = autograd.value_and_grad(cost)(x, y)
+    return j.item(), dx
 
 
 def sigmoid(z):

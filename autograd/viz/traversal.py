@@ -1,9 +1,8 @@
 """Walking a recorded graph for pictures: every tensor, leaves and constants included.
 
-``autograd.backward.toposort`` follows only the recorded tensors that require grad, since no
-gradient flows anywhere else. A picture also wants the inputs, the parameters and the constants,
-so it walks every parent, with the same iterative depth-first search (an explicit stack, no
-recursion: a graph of any depth is walked at the default recursion limit).
+The walk is the engine's own (``autograd.backward.walk``, of which ``toposort`` is the
+grad-only case); a picture follows every parent, so it also shows the inputs, the parameters
+and the constants.
 """
 
 from __future__ import annotations
@@ -11,38 +10,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
+from ..backward import walk  # noqa: F401  (re-exported: viz.walk)
 from ..tensor import Tensor
 
 Follow = Callable[[Tensor], bool]
 
 
-def _everything(t: Tensor) -> bool:
-    return True
-
-
-def walk(root: Tensor, follow: Follow = _everything) -> list[Tensor]:
-    """The tensors ``root`` depends on, ``root`` last, each after all of its parents.
-
-    Leaves and constants are included. ``follow(parent)`` decides whether a parent (and what it
-    depends on) is part of the walk; by default every parent is.
-    """
-    order: list[Tensor] = []
-    seen = {id(root)}
-    stack = [(root, iter(root.parents))]
-    while stack:
-        node, parents = stack[-1]
-        for parent in parents:
-            if id(parent) not in seen and follow(parent):
-                seen.add(id(parent))
-                stack.append((parent, iter(parent.parents)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-    return order
-
-
-def nearest(root: Tensor, limit: int, follow: Follow = _everything) -> set[int]:
+def nearest(root: Tensor, limit: int, follow: Follow | None = None) -> set[int]:
     """The ids of the ``limit`` tensors closest to ``root`` (breadth-first over parents).
 
     Used to cut a picture down to a readable size: the tensors kept are those nearest to the
@@ -53,7 +27,7 @@ def nearest(root: Tensor, limit: int, follow: Follow = _everything) -> set[int]:
     while queue and len(kept) < limit:
         node = queue.popleft()
         for parent in node.parents:
-            if id(parent) not in kept and follow(parent):
+            if id(parent) not in kept and (follow is None or follow(parent)):
                 kept.add(id(parent))
                 queue.append(parent)
                 if len(kept) >= limit:
