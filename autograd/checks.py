@@ -6,7 +6,7 @@ shortcuts of the primitive table are right:
 * :func:`numerical_jacobian`: ``J[:, j] = (f(x + ε e_j) - f(x - ε e_j)) / 2ε`` in float64.
 * :func:`gradcheck`: reverse mode's Jacobian (one backward per output element) against it.
 * :func:`dense_jacobian`: a primitive's full Jacobian written from the pattern column of
-  MATH.md (diagonals, identity blocks, Kronecker products, selections), independently of its
+  docs/maths.md (diagonals, identity blocks, Kronecker products, selections), independently of its
   VJP and JVP rules, so a test can check ``vjp(g) == Jᵀ g`` and ``jvp(ẋ) == J ẋ``.
 """
 
@@ -143,7 +143,7 @@ def gradcheck(
 
 
 # ---------------------------------------------------------------------------------------------
-# Dense Jacobians of the primitives, from MATH.md's pattern column
+# Dense Jacobians of the primitives, from docs/maths.md's pattern column
 # ---------------------------------------------------------------------------------------------
 
 
@@ -198,7 +198,7 @@ def dense_jacobian(name: str, *args: Any) -> list[np.ndarray]:
     """The full Jacobian of primitive ``name`` at ``args`` (inputs, then static arguments).
 
     One float64 matrix of shape ``(ans.size, x.size)`` per input, built from the primitive's
-    Jacobian pattern (MATH.md), not from its rules. For tiny shapes only: a matmul of
+    Jacobian pattern (docs/maths.md), not from its rules. For tiny shapes only: a matmul of
     (2048, 2048) @ (2048, 128) would need 4.4 TB.
     """
     if name not in _DENSE:

@@ -2,7 +2,7 @@
 
 For ``f: Rⁿ → Rᵐ`` the full Jacobian takes ``n`` forward sweeps (one JVP per input element) or
 ``m`` reverse sweeps (one VJP per output element), each costing a small constant times one
-evaluation of ``f`` (MATH.md, "Forward vs reverse accumulation"). So forward mode should win for
+evaluation of ``f`` (docs/maths.md, "Forward vs reverse accumulation"). So forward mode should win for
 tall Jacobians (``n < m``), reverse mode for wide ones (``n > m``), with the crossover at
 ``n = m``, and a training cost (``m = 1``, ``n`` = the number of parameters) should take one
 reverse sweep against ``n`` forward ones. When the Jacobian is sparse, forward mode needs only
@@ -69,7 +69,7 @@ class Comparison:
 
     @property
     def predicted(self) -> str:
-        """What MATH.md predicts from the sweep counts ``n`` and ``m``."""
+        """What docs/maths.md predicts from the sweep counts ``n`` and ``m``."""
         if self.n_inputs == self.n_outputs:
             return "either"
         return "forward" if self.n_inputs < self.n_outputs else "reverse"
@@ -237,7 +237,7 @@ def problems(quick: bool = False) -> list[Problem]:
 
 COLUMNS = (
     "f", "n", "m", "forward sweeps", "reverse sweeps", "sweeps with colouring", "forward calls",
-    "reverse calls", "forward s", "reverse s", "fewer calls", "MATH.md predicts", "agreement (max abs diff)",
+    "reverse calls", "forward s", "reverse s", "fewer calls", "docs/maths.md predicts", "agreement (max abs diff)",
 )
 
 

@@ -9,7 +9,7 @@ the primitive table's rules through the choke point :func:`autograd.tensor.apply
   ``backward`` once per cotangent. One sweep gives ``uᵀ J``.
 
 For ``f: Rⁿ → Rᵐ`` the full Jacobian takes ``n`` forward sweeps or ``m`` reverse sweeps
-(MATH.md, "Forward vs reverse accumulation"); ``jacfwd(f, sparse=True)`` takes one forward sweep
+(docs/maths.md, "Forward vs reverse accumulation"); ``jacfwd(f, sparse=True)`` takes one forward sweep
 per colour of the Jacobian's columns (:mod:`autograd.sparsity`).
 
 Primals may be arrays, lists, numbers or tensors (their values are used; the caller's tensors are

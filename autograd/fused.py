@@ -4,7 +4,7 @@ A network layer ``Z = W A + b`` recorded op by op is three nodes (``matmul``, ``
 ``add``) and softmax cross-entropy from the logits about a dozen. Each node costs a few
 microseconds of bookkeeping and each intermediate a full array, which on small layers costs more
 than the arithmetic. A fused primitive computes the same function in one node, with VJP and JVP
-rules that are the closed forms of the composed graph's (MATH.md), and is tested equal to it,
+rules that are the closed forms of the composed graph's (docs/maths.md), and is tested equal to it,
 gradients and tangents, in float64 (``tests/test_fused.py``).
 
 Its name says what it fuses, so a picture of the graph shows it, and ``Primitive.fuses`` lists

@@ -9,7 +9,7 @@ side, so reverse mode and forward mode share one definition of every op:
 
 Neither ever builds the Jacobian ``df/dx``. Every primitive's Jacobian is sparse with a known
 pattern (diagonal, identity blocks, Kronecker products, selections), so its product with a vector
-has a closed form that costs no more than the op itself (MATH.md, "Primitive rules").
+has a closed form that costs no more than the op itself (docs/maths.md, "Primitive rules").
 
 Rules are grouped by kind, so a derivative is written once:
 

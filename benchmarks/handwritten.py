@@ -1,4 +1,4 @@
-"""The baselines: the same computations written by hand in NumPy, with the closed forms of MATH.md.
+"""The baselines: the same computations written by hand in NumPy, with the closed forms of docs/maths.md.
 
 No engine can do less work than these, so every engine's time is reported as a ratio to them.
 NumPy only (the HIPS autograd worker, in another virtualenv, imports this module too).

@@ -2,7 +2,7 @@
 
 ``f(x) = exp(W x + b)`` maps ``R^n`` to ``R^m`` with a dense Jacobian ``diag(f) W``; ``W`` is
 scaled by ``1/sqrt(n)`` so the exponent stays of order one. Over the grid of ``(n, m)`` the time
-of ``jacfwd`` grows with ``n`` and the time of ``jacrev`` with ``m`` (MATH.md, "Forward vs reverse
+of ``jacfwd`` grows with ``n`` and the time of ``jacrev`` with ``m`` (docs/maths.md, "Forward vs reverse
 accumulation"). The closed form ``diag(f(x)) W`` in NumPy is the floor and the referee: every
 Jacobian is checked against it before timing. float64, one process, interleaved.
 """

@@ -1,7 +1,7 @@
 """Activations ``A = g(Z)``, assembled from the engine's primitives.
 
 Each one is a small graph of primitives, so both reverse mode (VJPs) and forward mode (JVPs)
-come from the primitive table with no rule written here. The graphs of MATH.md overflow for large
+come from the primitive table with no rule written here. The graphs of docs/maths.md overflow for large
 ``|Z|`` (``exp(1000) = inf``, then ``0 * inf = nan`` in sigmoid's backward), so each activation is
 rearranged to exponentiate only non-positive numbers, which keeps every value and every
 gradient finite for any finite input while computing the same function and the same derivative:
@@ -44,7 +44,7 @@ def sigmoid(z: Any) -> Tensor:
     """``A = 1 / (1 + exp(-Z))``; ``dZ = dA ⊙ A ⊙ (1 - A)``.
 
     Written with ``e = exp(-|Z|) ∈ (0, 1]``: ``A = 1/(1 + e)`` for ``Z >= 0`` and ``A = e/(1 + e)``
-    for ``Z < 0``. Both are the same function as MATH.md's graph, but nothing overflows, and the
+    for ``Z < 0``. Both are the same function as docs/maths.md's graph, but nothing overflows, and the
     small values of ``A`` for negative ``Z`` keep their relative precision (no ``1 - A`` rounding).
     """
     z = as_tensor(z)

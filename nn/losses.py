@@ -1,4 +1,4 @@
-"""Costs ``J = f(A[L], Y)``: the scalar that seeds backpropagation (MATH.md, "Costs").
+"""Costs ``J = f(A[L], Y)``: the scalar that seeds backpropagation (docs/maths.md, "Costs").
 
 Every cost averages over ``m``, the number of columns (examples), so the ``1/m`` sits in the
 seed ``dA[L]`` and every gradient downstream carries it.

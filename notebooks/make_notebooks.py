@@ -46,7 +46,7 @@ def operator_overloading() -> list:
         gradient arriving from above, using a closed form that never builds `∂f/∂x`. The last
         section measures why that matters.
 
-        Notation (MATH.md): examples are **columns**. `A[0] = X` is `(n[0], m)`,
+        Notation (docs/maths.md): examples are **columns**. `A[0] = X` is `(n[0], m)`,
         `Z[l] = W[l] A[l-1] + b[l]`, `A[l] = g[l](Z[l])`, and `dX` means `∂J/∂X`, an array of
         `X`'s shape.
         """),
@@ -115,7 +115,7 @@ def operator_overloading() -> list:
         Elementwise maps have a **diagonal** Jacobian, `∂A/∂Z = diag(g'(Z))`, so one backward pass
         seeded with ones returns `g'(zᵢ)` for every point at once. Here is the sigmoid written
         with primitives only, `A = 1 / (1 + exp(-Z))` (neg, exp, add, reciprocal), next to the
-        closed form `dZ = dA ⊙ A ⊙ (1 - A)` from MATH.md.
+        closed form `dZ = dA ⊙ A ⊙ (1 - A)` from docs/maths.md.
         """),
         code("""
         z = Tensor(np.linspace(-6, 6, 241), requires_grad=True)
@@ -255,7 +255,7 @@ def operator_overloading() -> list:
               f"dF/dX {np.count_nonzero(J_X) / J_X.size:.0%}")
         """),
         md(r"""
-        The pictures show the pattern MATH.md names, *each slice copies a row of the other
+        The pictures show the pattern docs/maths.md names, *each slice copies a row of the other
         operand*: `∂F/∂W` is block diagonal (row `i` of `F` depends only on row `i` of `W`), and
         `∂F/∂X = W ⊗ I_m` repeats each entry of `W` along a diagonal.
         """),
@@ -274,7 +274,7 @@ def operator_overloading() -> list:
         md(r"""
         ## Why the dense Jacobian is never built
 
-        Take the matmul of MATH.md: `W` `(2048, 2048)` times `X` `(2048, 128)`. The Jacobian of
+        Take the matmul of docs/maths.md: `W` `(2048, 2048)` times `X` `(2048, 128)`. The Jacobian of
         `F` with respect to `W` has `(2048·128) × (2048·2048) ≈ 1.1 × 10¹²` entries. The gradient
         `dW = G Xᵀ` has the shape of `W`: 4.2 million entries.
 
@@ -385,7 +385,7 @@ def rendering_graphs() -> list:
         `graphviz-pure` renderer that pip installs with vecgrad, so the pictures need no system
         package.
 
-        The pictures use the notation of MATH.md: examples are columns, `Z = W A + b` with `b` of
+        The pictures use the notation of docs/maths.md: examples are columns, `Z = W A + b` with `b` of
         shape `(n, 1)`.
         """),
         code("""
@@ -540,7 +540,7 @@ def rendering_graphs() -> list:
         md(r"""
         ## What the softmax cross-entropy graph looks like
 
-        From logits `Z` `(n, m)` and one-hot `Y`, MATH.md's multiclass cost is
+        From logits `Z` `(n, m)` and one-hot `Y`, docs/maths.md's multiclass cost is
         `J = -(1/m) Σ Y ⊙ log softmax(Z)`. `nn.softmax_cross_entropy` computes it from the logits,
         stably:
 
@@ -560,7 +560,7 @@ def rendering_graphs() -> list:
         display(J_ce.draw(show_values=True, title="J = -(1/m) Σ Y * log_softmax(Z)"))
         """),
         md(r"""
-        The gradient of this whole chain collapses to MATH.md's `dZ[L] = (A - Y)/m` with
+        The gradient of this whole chain collapses to docs/maths.md's `dZ[L] = (A - Y)/m` with
         `A = softmax(Z)`. The backward picture shows the pieces that add up to it; the check
         below confirms the sum, and that the composed form `categorical_cross_entropy(softmax(Z))`
         (softmax, then the log of its probabilities) gives the same cost and gradient, where it
@@ -947,7 +947,7 @@ def training() -> list:
         Two small problems, trained for a few seconds each: the 8×8 handwritten digits (ten
         classes, a softmax output) and two interleaving moons in the plane (two classes, a sigmoid
         output). Then the engine's gradients are compared with the closed-form backpropagation
-        formulas of MATH.md.
+        formulas of docs/maths.md.
 
         Notation: examples are **columns**. `A[0] = X` is `(n[0], m)`;
         `Z[l] = W[l] A[l-1] + b[l]`, `A[l] = g[l](Z[l])`; the network outputs the logits `Z[L]`
@@ -1134,7 +1134,7 @@ def training() -> list:
         md(r"""
         ## The engine's gradients against the backpropagation formulas
 
-        MATH.md derives reverse mode by hand for this kind of network. The seed: with a softmax
+        docs/maths.md derives reverse mode by hand for this kind of network. The seed: with a softmax
         output and the multiclass cost, or a sigmoid output and the binary cost,
 
         $$dZ^{[L]} = \frac{1}{m}\big(A^{[L]} - Y\big);$$
@@ -1149,7 +1149,7 @@ def training() -> list:
         networks: no rule is shared, only the mathematics.
         """),
         code("""
-        # MATH.md's activations, with their derivatives written as g'(Z) in terms of Z and A = g(Z).
+        # docs/maths.md's activations, with their derivatives written as g'(Z) in terms of Z and A = g(Z).
         HIDDEN = {
             "relu": (lambda Z: np.maximum(Z, 0), lambda Z, A: (Z > 0).astype(Z.dtype)),
             "tanh": (np.tanh, lambda Z, A: 1 - A * A),
@@ -1166,7 +1166,7 @@ def training() -> list:
 
 
         def closed_form_gradients(Ws, bs, X, Y, hidden, output):
-            \"""MATH.md's backpropagation in NumPy: [(dW[1], db[1]), ..., (dW[L], db[L])].\"""
+            \"""docs/maths.md's backpropagation in NumPy: [(dW[1], db[1]), ..., (dW[L], db[L])].\"""
             g, g_prime = HIDDEN[hidden]
             m, L = X.shape[1], len(Ws)
             Z, A = [None], [X]  # Z[l], A[l] for l = 0..L
@@ -1224,7 +1224,7 @@ def training() -> list:
                 ax.scatter(db_cf.ravel(), db.ravel(), s=14, marker="x", label=f"db[{l}]")
             ends = np.array(ax.get_xlim())
             ax.plot(ends, ends, "k-", lw=0.6)
-            ax.set_xlabel("closed form (MATH.md), NumPy")
+            ax.set_xlabel("closed form (docs/maths.md), NumPy")
             ax.set_ylabel("engine, backward()")
             ax.set_title(name)
             ax.legend(fontsize=7, ncol=2)

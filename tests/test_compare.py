@@ -1,6 +1,6 @@
-"""autograd.compare: forward against reverse mode, counted by the engine, as MATH.md predicts.
+"""autograd.compare: forward against reverse mode, counted by the engine, as docs/maths.md predicts.
 
-Referees: the sweep counts MATH.md derives (n forward, m reverse, one per colour), counters
+Referees: the sweep counts docs/maths.md derives (n forward, m reverse, one per colour), counters
 attached independently, and the two modes' Jacobians against each other.
 """
 
@@ -67,7 +67,7 @@ def test_the_default_grid_covers_the_required_shapes():
 
 
 def test_the_command_prints_a_table_and_writes_a_plot(tmp_path, capsys):
-    """--quick prints the table, writes the PNG and the Markdown table, and its rows agree with MATH.md."""
+    """--quick prints the table, writes the PNG and the Markdown table, and its rows agree with docs/maths.md."""
     out, table = tmp_path / "plots" / "modes.png", tmp_path / "table.md"
     results = main(["--quick", "--out", str(out), "--table", str(table), "--repeats", "1"])
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -50,7 +50,7 @@ def test_empty_axis_against_size_one_axis_gives_zero_gradient():
 
 
 def test_bias_column_gradient_is_the_row_sum():
-    """b (n, 1) broadcast over m columns: db = Σ_axis1 dZ, as in MATH.md."""
+    """b (n, 1) broadcast over m columns: db = Σ_axis1 dZ, as in docs/maths.md."""
     rng = np.random.default_rng(0)
     z = Tensor(rng.standard_normal((3, 5)), requires_grad=True)
     b = Tensor(rng.standard_normal((3, 1)), requires_grad=True)

@@ -140,7 +140,7 @@ def _cost_data(seed=3):
 
 
 def test_grad_matches_the_closed_form():
-    """grad of the sigmoid-layer cost is dW = dZ Xᵀ, db = Σ dZ with dZ = (A - Y)/m (MATH.md)."""
+    """grad of the sigmoid-layer cost is dW = dZ Xᵀ, db = Σ dZ with dZ = (A - Y)/m (docs/maths.md)."""
     w, b, x, y = _cost_data()
     dw, db = grad(_cost, argnums=(0, 1))(w, b, x, y)
     a = 1 / (1 + np.exp(-(w @ x + b)))

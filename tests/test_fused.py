@@ -1,7 +1,7 @@
 """Fused primitives against the composed graphs they replace, in float64, both modes.
 
 Referees: the composed graph of core primitives (its gradients and tangents), the closed forms of
-MATH.md (``dZ[L] = (A - Y)/m``, ``db = Σ_axis1 dZ``), and float64 central differences.
+docs/maths.md (``dZ[L] = (A - Y)/m``, ``db = Σ_axis1 dZ``), and float64 central differences.
 """
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""nn activations: values, the closed-form gradients of MATH.md, both modes, extreme inputs."""
+"""nn activations: values, the closed-form gradients of docs/maths.md, both modes, extreme inputs."""
 
 import numpy as np
 import pytest
@@ -21,7 +21,7 @@ def value_and_vjp(f, z, g):
     return out, dz
 
 
-# The graphs exactly as MATH.md writes them (they overflow for large |Z|).
+# The graphs exactly as docs/maths.md writes them (they overflow for large |Z|).
 def sigmoid_math(z):
     return ((-z).exp() + 1).reciprocal()
 
@@ -59,7 +59,7 @@ class TestSigmoid:
         np.testing.assert_allclose(dz, DA * a * (1 - a), rtol=1e-12, atol=1e-15)
 
     def test_equals_the_composed_graph_of_math_md(self):
-        """The stable graph gives the values and gradients of MATH.md's neg-exp-add-reciprocal graph."""
+        """The stable graph gives the values and gradients of docs/maths.md's neg-exp-add-reciprocal graph."""
         a, dz = value_and_vjp(nn.sigmoid, Z, DA)
         a_ref, dz_ref = value_and_vjp(sigmoid_math, Z, DA)
         np.testing.assert_allclose(a, a_ref, rtol=1e-14)
@@ -103,7 +103,7 @@ class TestTanh:
         np.testing.assert_allclose(dz, DA * (1 - a * a), rtol=1e-12, atol=1e-15)
 
     def test_equals_the_composed_graph_of_math_md(self):
-        """The stable graph gives the values and gradients of MATH.md's exp-based graph."""
+        """The stable graph gives the values and gradients of docs/maths.md's exp-based graph."""
         a, dz = value_and_vjp(nn.tanh, Z, DA)
         a_ref, dz_ref = value_and_vjp(tanh_math, Z, DA)
         np.testing.assert_allclose(a, a_ref, rtol=1e-13, atol=1e-15)
@@ -157,7 +157,7 @@ class TestSoftmax:
             np.testing.assert_allclose(np.array(rows), np.diag(col) - np.outer(col, col), atol=1e-15)
 
     def test_equals_the_composed_graph_of_math_md(self):
-        """The shifted graph gives the values and gradients of MATH.md's unshifted graph."""
+        """The shifted graph gives the values and gradients of docs/maths.md's unshifted graph."""
         a, dz = value_and_vjp(nn.softmax, Z, DA)
         a_ref, dz_ref = value_and_vjp(softmax_math, Z, DA)
         np.testing.assert_allclose(a, a_ref, rtol=1e-13)

@@ -1,4 +1,4 @@
-"""Backpropagation through nn layers reproduces MATH.md's layer recurrences exactly.
+"""Backpropagation through nn layers reproduces docs/maths.md's layer recurrences exactly.
 
 The network has layer widths 3-4-4-k and a batch of m = 4 columns, so several of the matrices
 involved are square (W[2], dZ[1], dZ[2]): a transposed product would have the right shape and
@@ -33,7 +33,7 @@ HIDDEN = {
     "sigmoid": (nn.sigmoid, _sigmoid, lambda z: _sigmoid(z) * (1 - _sigmoid(z))),
 }
 
-# Outputs and costs of MATH.md: (output width, engine output activation and cost, NumPy output, targets).
+# Outputs and costs of docs/maths.md: (output width, engine output activation and cost, NumPy output, targets).
 RNG = np.random.default_rng(3)
 OUTPUTS = {
     "sigmoid+binary": (1, nn.sigmoid, nn.binary_cross_entropy, _sigmoid, (RNG.random((1, M)) < 0.5) * 1.0),
@@ -55,7 +55,7 @@ OUTPUTS = {
 
 
 def closed_form_backprop(weights, biases, x, y, g, g_prime, output):
-    """MATH.md by hand: forward, then dZ[L] = (A - Y)/m and the layer recurrences."""
+    """docs/maths.md by hand: forward, then dZ[L] = (A - Y)/m and the layer recurrences."""
     a, zs, activations = x, [], [x]
     for index, (w, b) in enumerate(zip(weights, biases)):
         z = w @ a + b

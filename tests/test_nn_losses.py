@@ -1,4 +1,4 @@
-"""nn costs: MATH.md's formulas and seeds, extreme values, and target validation."""
+"""nn costs: docs/maths.md's formulas and seeds, extreme values, and target validation."""
 
 import re
 
@@ -157,7 +157,7 @@ class TestSeeds:
         ids=lambda v: getattr(v, "__name__", ""),
     )
     def test_forward_mode_gives_the_directional_derivative(self, cost, x, y, seed):
-        """The JVP of each cost along V equals <dA, V> with the closed-form seed dA of MATH.md."""
+        """The JVP of each cost along V equals <dA, V> with the closed-form seed dA of docs/maths.md."""
         v = RNG.normal(size=x.shape)
         _, j_dot = jvp(lambda t: cost(t, y), (x,), (v,))
         assert float(j_dot) == pytest.approx(np.sum(seed * v), rel=1e-12)

@@ -1,6 +1,6 @@
 """Sparse Jacobians: dependency patterns per primitive, column colouring, one sweep per colour.
 
-Referees: each primitive's dense Jacobian (autograd.checks.dense_jacobian, built from MATH.md's
+Referees: each primitive's dense Jacobian (autograd.checks.dense_jacobian, built from docs/maths.md's
 pattern column), the dense forward-mode Jacobian, reverse mode and finite differences.
 """
 

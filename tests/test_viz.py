@@ -363,7 +363,7 @@ class TestBadges:
         assert badge_of(Z.draw().source, "matmul").endswith(f"dense J {expected}")
 
     def test_the_large_matmul_of_math_md_needs_terabytes(self):
-        """MATH.md: W (2048, 2048) times X (2048, 128) in float32 has a 4.4 TB Jacobian w.r.t. W."""
+        """docs/maths.md: W (2048, 2048) times X (2048, 128) in float32 has a 4.4 TB Jacobian w.r.t. W."""
         W = Tensor(np.zeros((2048, 2048), np.float32), requires_grad=True)
         X = np.zeros((2048, 128), np.float32)
         badge = badge_of((W @ X).draw().source, "matmul")

@@ -2,7 +2,7 @@
 
 Everything here returns plain text; the graph module escapes it for Graphviz. The symbols used
 (``Σ · ᵀ ‖ ²``) are in the fonts that every Graphviz renderer ships, so SVG and PNG agree.
-Elementwise products are written ``*`` as in NumPy (MATH.md's ``⊙``).
+Elementwise products are written ``*`` as in NumPy (docs/maths.md's ``⊙``).
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def badge(t: Tensor) -> str:
 def _input_names(t: Tensor) -> tuple[str, ...]:
     n = len(t.parents)
     if t.op.name == "matmul":
-        return ("W", "X")  # MATH.md's Z = W X
+        return ("W", "X")  # docs/maths.md's Z = W X
     if t.op.name == "linear (matmul+add)":
         return ("W", "X", "b")  # Z = W X + b, fused
     if t.op.name == "softmax_cross_entropy (log_softmax+mul+sum)":
@@ -210,7 +210,7 @@ def _vjp_right_side(t: Tensor, i: int) -> str:
 
 
 def vjp_formula(t: Tensor, i: int) -> str:
-    """The closed form that pulls ``g`` back to input ``i`` of ``t``'s op (MATH.md's table)."""
+    """The closed form that pulls ``g`` back to input ``i`` of ``t``'s op (docs/maths.md's table)."""
     name = _input_names(t)[i]
     gradient = f"d{name}"
     return f"{gradient} = {_vjp_right_side(t, i)}"
