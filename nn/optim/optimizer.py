@@ -116,11 +116,11 @@ class Optimizer:
         group["params"] = list(params)
         for key, value in self.defaults.items():
             group.setdefault(key, value)
-        self._check_params(where, group["params"])
+        self._check_params(where, index, group["params"])
         self._check_group(where, group)
         self.param_groups.append(group)
 
-    def _check_params(self, where: str, params: list[Any]) -> None:
+    def _check_params(self, where: str, group_index: int, params: list[Any]) -> None:
         positions: dict[int, str] = {}
         for k, group in enumerate(self.param_groups):
             for j, p in enumerate(group["params"]):
@@ -133,7 +133,7 @@ class Optimizer:
                 )
             if p.dtype.kind != "f":
                 raise TypeError(f"{where}: params[{j}] ({_describe(p)}) has dtype {p.dtype}; it must be floating-point")
-            here = f"params[{j}]"
+            here = f"param_groups[{group_index}]['params'][{j}]"
             if id(p) in positions:
                 raise ValueError(
                     f"{where}: params[{j}] ({_describe(p)}) is already optimized as {positions[id(p)]}; "
@@ -232,6 +232,12 @@ class Optimizer:
                 raise ValueError(
                     f"{owner}: parameter group {k} has {len(saved['params'])} parameters in the state, "
                     f"{len(group['params'])} in this optimizer"
+                )
+            missing = sorted(set(self.defaults) - set(saved))
+            if missing:
+                raise ValueError(
+                    f"{owner}: parameter group {k} lacks the hyperparameters {missing} of "
+                    f"{type(self).__name__} (is it the state of another optimizer?)"
                 )
             position.update(zip(saved["params"], group["params"]))
             new_group = {**{key: value for key, value in saved.items() if key != "params"}, "params": group["params"]}
