@@ -45,9 +45,7 @@ class Dropout(Module):
         if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.integer, np.floating)):
             raise TypeError(f"Dropout: p must be a number in [0, 1), got {p!r}")
         if not 0.0 <= p < 1.0:
-            raise ValueError(
-                f"Dropout: p (the probability of zeroing an entry) must be in [0, 1), got {p!r}"
-            )
+            raise ValueError(f"Dropout: p (the probability of zeroing an entry) must be in [0, 1), got {p!r}")
         self.p = float(p)
         self.rng = _own_generator(rng)
 

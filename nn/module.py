@@ -58,9 +58,7 @@ def _container_error(owner: str, name: str, value: Any) -> TypeError:
     kind = type(value).__name__
     members = list(_hidden_members(value))
     if any(isinstance(member, Module) for member in members):
-        fix = (
-            "nn.ModuleDict({...})" if isinstance(value, dict) else "nn.ModuleList([...])"
-        )
+        fix = "nn.ModuleDict({...})" if isinstance(value, dict) else "nn.ModuleList([...])"
         what = "modules"
     else:
         fix = "one attribute per parameter, or modules held by an nn.ModuleList / nn.ModuleDict"
@@ -135,9 +133,7 @@ class Module:
         ancestor: Module | None = self
         while ancestor is not None:
             if ancestor is module:
-                raise ValueError(
-                    f"{type(self).__name__}.{name}: a module cannot be its own descendant"
-                )
+                raise ValueError(f"{type(self).__name__}.{name}: a module cannot be its own descendant")
             ancestor = ancestor._parent
         if self._modules.get(name, module) is not module:
             self._forget(name)  # the module it replaces leaves the network

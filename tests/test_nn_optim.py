@@ -149,7 +149,9 @@ class TestCommon:
             p.grad = g.T.astype(np.float32)
             optimizer.step()
             assert p.dtype == np.float32
-        arrays = [a for entry in optimizer.state.values() for a in entry.values() if isinstance(a, np.ndarray)]
+        arrays = [
+            a for entry in optimizer.state.values() for a in entry.values() if isinstance(a, np.ndarray)
+        ]
         assert all(a.dtype == np.float32 for a in arrays)
         assert arrays or isinstance(optimizer, nn.optim.SGD) and not optimizer.param_groups[0]["momentum"]
 
@@ -399,7 +401,7 @@ class TestParamGroups:
         np.testing.assert_allclose(b.data, b0 - 0.1, rtol=1e-15)
 
     def test_add_param_group(self):
-        """add_param_group appends a group whose parameters are then stepped, state indexed after the others."""
+        """add_param_group appends a group that is stepped, its state indexed after the others."""
         a, b = parameter((2,)), parameter((2,))
         optimizer = nn.optim.Adam([a], lr=0.1)
         optimizer.add_param_group({"params": [b], "lr": 0.2})
@@ -454,7 +456,9 @@ class TestParameterChecks:
     def test_a_parameter_listed_twice_is_an_error(self):
         """The same tensor twice (it would be stepped twice) is a ValueError naming both places."""
         p = parameter((2,))
-        with pytest.raises(ValueError, match=re.escape("params[1]") + ".*already optimized as.*params'\\]\\[0\\]"):
+        with pytest.raises(
+            ValueError, match=re.escape("params[1]") + ".*already optimized as.*params'\\]\\[0\\]"
+        ):
             nn.optim.SGD([p, p], lr=0.1)
         with pytest.raises(ValueError, match="already optimized"):
             nn.optim.SGD([{"params": [p]}, {"params": [p]}], lr=0.1)

@@ -91,7 +91,9 @@ class LRScheduler:
 class StepLR(LRScheduler):
     """Multiply the rate by ``gamma`` every ``step_size`` epochs: ``lr_t = lr_0 γ^⌊t / step_size⌋``."""
 
-    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
+    def __init__(
+        self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
+    ) -> None:
         if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
             raise ValueError(f"StepLR: step_size must be a positive int, got {step_size!r}")
         self.step_size = step_size
@@ -137,7 +139,10 @@ class CosineAnnealingLR(LRScheduler):
         if self._is_initial:
             return self._current_lrs()
         if self._step_count == 1 and t > 0:  # resumed at epoch t: the closed form
-            return [eta_min + (base - eta_min) * (1 + math.cos(t * math.pi / period)) / 2 for base in self.base_lrs]
+            return [
+                eta_min + (base - eta_min) * (1 + math.cos(t * math.pi / period)) / 2
+                for base in self.base_lrs
+            ]
         if (t - 1 - period) % (2 * period) == 0:  # leaving a minimum: the first step back up
             return [
                 lr + (base - eta_min) * (1 - math.cos(math.pi / period)) / 2
@@ -159,7 +164,9 @@ class LambdaLR(LRScheduler):
         groups = len(optimizer.param_groups) if isinstance(optimizer, Optimizer) else 0
         if isinstance(lr_lambda, (list, tuple)):
             if len(lr_lambda) != groups:
-                raise ValueError(f"LambdaLR: expected {groups} lr_lambdas (one per group), got {len(lr_lambda)}")
+                raise ValueError(
+                    f"LambdaLR: expected {groups} lr_lambdas (one per group), got {len(lr_lambda)}"
+                )
             self.lr_lambdas = list(lr_lambda)
         else:
             self.lr_lambdas = [lr_lambda] * groups

@@ -106,7 +106,9 @@ class Optimizer:
         index = len(self.param_groups)
         where = f"{type(self).__name__} param_groups[{index}]"
         if not isinstance(param_group, Mapping) or "params" not in param_group:
-            raise TypeError(f"{where}: a parameter group is a dict with a 'params' entry, got {param_group!r}")
+            raise TypeError(
+                f"{where}: a parameter group is a dict with a 'params' entry, got {param_group!r}"
+            )
         group = dict(param_group)
         params = group["params"]
         if isinstance(params, Tensor):
@@ -132,7 +134,9 @@ class Optimizer:
                     f"got {type(p).__name__}" + (f" ({_describe(p)})" if isinstance(p, Tensor) else "")
                 )
             if p.dtype.kind != "f":
-                raise TypeError(f"{where}: params[{j}] ({_describe(p)}) has dtype {p.dtype}; it must be floating-point")
+                raise TypeError(
+                    f"{where}: params[{j}] ({_describe(p)}) has dtype {p.dtype}; it must be floating-point"
+                )
             here = f"param_groups[{group_index}]['params'][{j}]"
             if id(p) in positions:
                 raise ValueError(
@@ -203,7 +207,9 @@ class Optimizer:
             groups.append({**hyper, "params": list(range(start, start + len(group["params"])))})
             start += len(group["params"])
         state = {
-            index: {key: value.copy() if isinstance(value, np.ndarray) else value for key, value in entry.items()}
+            index: {
+                key: value.copy() if isinstance(value, np.ndarray) else value for key, value in entry.items()
+            }
             for index, entry in self.state.items()
         }
         return {"state": state, "param_groups": groups}
@@ -240,14 +246,19 @@ class Optimizer:
                     f"{type(self).__name__} (is it the state of another optimizer?)"
                 )
             position.update(zip(saved["params"], group["params"]))
-            new_group = {**{key: value for key, value in saved.items() if key != "params"}, "params": group["params"]}
+            new_group = {
+                **{key: value for key, value in saved.items() if key != "params"},
+                "params": group["params"],
+            }
             self._check_group(f"{owner}: param_groups[{k}]", new_group)
             new_groups.append(new_group)
         index_of = {id(p): i for i, p in enumerate(self._flat_params())}
         new_state: dict[int, dict[str, Any]] = {}
         for key, entry in dict(state_dict["state"]).items():
             if key not in position:
-                raise ValueError(f"{owner}: the state has an entry for parameter {key!r}, which no group lists")
+                raise ValueError(
+                    f"{owner}: the state has an entry for parameter {key!r}, which no group lists"
+                )
             p = position[key]
             new_state[index_of[id(p)]] = self._load_entry(f"{owner}: state[{key!r}]", p, entry)
         self.param_groups[:] = new_groups

@@ -43,7 +43,9 @@ class SingleTensorOptim:
 
 def optimizer_trajectory(case: str, dtype: str) -> np.ndarray:
     """The parameters (flattened, concatenated) after each of the STEPS steps."""
-    params = [torch.tensor(value, dtype=getattr(torch, dtype), requires_grad=True) for value in initial_values()]
+    params = [
+        torch.tensor(value, dtype=getattr(torch, dtype), requires_grad=True) for value in initial_values()
+    ]
     optimizer = make_optimizer(SingleTensorOptim(), case, params)
     scheduler = make_case_scheduler(torch.optim.lr_scheduler, case, optimizer)
     gradients = gradient_sequence()
