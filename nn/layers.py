@@ -135,6 +135,10 @@ class MLP(Module):
             raise ValueError(
                 f"MLP: unknown activation {activation!r}; choose one of {sorted(ACTIVATION_MODULES)}"
             )
+        if dropout and len(sizes) < 3:
+            raise ValueError(
+                f"MLP: dropout={dropout!r} needs a hidden layer to follow, but sizes are {sizes}"
+            )
         generator = initialization.generator(rng)
         scheme = "he" if activation == "relu" else "xavier"
         modules: list[Module] = []
