@@ -241,8 +241,13 @@ class Module:
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradients (``p.grad = None``)."""
-        for parameter in self.parameters():
-            parameter.grad = None
+        # Called every step: a bare walk, without parameters()' bookkeeping and checks.
+        stack = [self]
+        while stack:
+            module = stack.pop()
+            for parameter in module._parameters.values():
+                parameter.grad = None
+            stack.extend(module._modules.values())
 
     # -- modes ----------------------------------------------------------------------------
 
