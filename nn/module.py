@@ -82,6 +82,21 @@ class Module:
         object.__setattr__(self, "_parent", None)
         object.__setattr__(self, "training", True)
 
+    # -- copies ---------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The link up to the parent is left out, so copying or pickling a layer does not take
+        # the whole network along; a parent restores its children's links (__setstate__).
+        state = self.__dict__.copy()
+        state.pop("_parent", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_parent", None)
+        for child in self._modules.values():
+            object.__setattr__(child, "_parent", self)
+
     # -- registration ---------------------------------------------------------------------
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -1,5 +1,7 @@
 """nn.Module, Sequential, Linear and MLP: parameters, names, scopes, initialisation, saving."""
 
+import copy
+import pickle
 import re
 
 import numpy as np
@@ -482,3 +484,25 @@ class TestLoadStateDictChecks:
         model = nn.MLP([1, 1])
         with pytest.raises(TypeError, match=r"layers\.0\.b"):
             model.load_state_dict({"layers.0.W": np.ones((1, 1)), "layers.0.b": np.array([["x"]])})
+
+
+class TestCopies:
+    def test_deepcopy_and_pickle_keep_the_tree(self):
+        """A copied network is independent, computes the same, and its containers still rename paths."""
+        model = Stack([3, 4, 2])
+        x = np.ones((3, 2))
+        for copied in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+            np.testing.assert_array_equal(copied(x).data, model(x).data)
+            assert all(p is not q for p, q in zip(copied.parameters(), model.parameters()))
+            copied.layers.append(nn.Linear(2, 2, dtype=np.float64))
+            assert copied.layers[2].W.name == "layers.2.W" and len(model.layers) == 2
+
+    def test_copying_a_layer_leaves_its_network_behind(self):
+        """copy.deepcopy(model.layers[0]) copies that layer only, and it is a network of its own."""
+        model = Stack([3, 4, 2])
+        layer = copy.deepcopy(model.layers[0])
+        assert layer.W is not model.layers[0].W
+        wrapper = nn.Sequential(layer)
+        assert layer.W.name == "0.W" and model.layers[0].W.name == "layers.0.W"
+        assert len(pickle.dumps(model.layers[0])) < len(pickle.dumps(model))
+        assert wrapper[0] is layer
