@@ -173,7 +173,37 @@ def _matmul_dense(w: np.ndarray, x: np.ndarray) -> list[np.ndarray]:
     return [np.kron(np.eye(n), x2.T), np.kron(w2, np.eye(m))]
 
 
+def _scatter_add_dense(g: np.ndarray, index: Any, shape: tuple) -> list[np.ndarray]:
+    def scatter(a):
+        out = np.zeros(shape)
+        np.add.at(out, index, a)
+        return out
+
+    return [_selection(scatter, g)]
+
+
+def _concatenate_dense(*args: Any) -> list[np.ndarray]:
+    """One identity block per input, at that input's offset along the axis."""
+    *xs, axis = args
+    blocks = []
+    for i, x in enumerate(xs):
+        others = [np.zeros(y.shape) for y in xs]
+
+        def place(a, i=i, others=others):
+            parts = list(others)
+            parts[i] = a
+            return np.concatenate(parts, axis=axis)
+
+        blocks.append(_selection(place, x))
+    return blocks
+
+
 _DENSE: dict[str, Callable[..., list[np.ndarray]]] = {
+    "identity": lambda x: [np.eye(x.size)],
+    "astype": lambda x, dtype: [np.eye(x.size)],
+    "getitem": lambda x, index: [_selection(lambda a: a[index], x)],
+    "scatter_add": _scatter_add_dense,
+    "concatenate": _concatenate_dense,
     "exp": lambda x: [_diagonal(np.exp(x))],
     "log": lambda x: [_diagonal(1.0 / x)],
     "reciprocal": lambda x: [_diagonal(-1.0 / (x * x))],
@@ -204,6 +234,8 @@ def dense_jacobian(name: str, *args: Any) -> list[np.ndarray]:
     if name not in _DENSE:
         raise KeyError(f"dense_jacobian: no dense Jacobian is written for primitive {name!r}")
     n_inputs = PRIMITIVES[name].n_inputs
+    if n_inputs < 0:  # any number of inputs, then one static argument (concatenate's axis)
+        n_inputs = len(args) - 1
     xs = [np.asarray(a, dtype=np.float64) for a in args[:n_inputs]]
     return _DENSE[name](*xs, *args[n_inputs:])
 
