@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nn
-from autograd import Tensor, gradcheck, jacfwd, jacrev
+from autograd import Tensor, gradcheck, hessian, hvp, jacfwd, jacrev
 from autograd.backward import toposort
 
 pytestmark = pytest.mark.filterwarnings("error")
@@ -66,6 +66,20 @@ class TestTrainingMode:
         mask = f(Tensor(x)).data / x
         np.testing.assert_allclose(jacfwd(f)(x), np.diag(mask), rtol=1e-15)
         np.testing.assert_allclose(jacrev(f)(x), np.diag(mask), rtol=1e-15)
+
+    def test_second_derivatives_go_through_the_mask(self):
+        """f = Σ (M ⊙ x)³ has the Hessian diag(6 M³ ⊙ x), by every pairing of the modes."""
+
+        def f(x):
+            return (nn.Dropout(0.5, rng=10)(x) ** 3).sum()
+
+        x = np.random.default_rng(11).normal(size=(6,))
+        mask = nn.Dropout(0.5, rng=10)(Tensor(x)).data / x
+        expected = np.diag(6 * mask**3 * x)
+        np.testing.assert_allclose(hessian(f)(x), expected, rtol=1e-12)
+        v = np.random.default_rng(12).normal(size=(6,))
+        for mode in ("fwd-over-rev", "rev-over-fwd", "rev-over-rev"):
+            np.testing.assert_allclose(hvp(f, x, v, mode=mode), expected @ v, rtol=1e-12, err_msg=mode)
 
     def test_dtype_is_kept(self):
         """A float32 input gives a float32 output and gradient."""
