@@ -28,6 +28,7 @@ import numpy as np
 from . import state
 
 _local = state.local
+_thread = state.thread
 _ndarray = np.ndarray
 
 
@@ -204,8 +205,9 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
     seed = _seed("backward", root, grad)
     if seed.__class__ is not _ndarray:
         seed = np.array(seed._data)  # .grad holds arrays; a tensor seed gives its values
-    if _local.observed:
-        for observer in _local.observers:
+    local = _thread.s
+    if local.observed:
+        for observer in local.observers:
             observer.on_backward(root)
     if root._prim is None:
         _accumulate_leaf(root, seed)
@@ -340,7 +342,7 @@ def _sweep(roots: tuple, seeds: tuple, inputs, tensors: bool, retain_graph: bool
         if counts[id(root)] == 0 and id(root) not in queued and root._prim is not None:
             queued.add(id(root))
             ready.append(root)
-    observed = _local.observed
+    observed = _thread.s.observed
     token = object()  # this sweep's mark on the nodes it consumes
     try:
         while ready:

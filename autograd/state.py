@@ -2,9 +2,9 @@
 
 Each thread has its own (as PyTorch holds grad mode per thread): a thread sitting in
 ``no_grad`` does not stop another from recording, and one thread's anomaly mode or counters do
-not see another's operations. They live on one ``threading.local`` object, :data:`local`, that
-the hot path reads with a single attribute lookup. Reading them as module attributes
-(``state.grad_enabled``) still works and gives the calling thread's value.
+not see another's operations. Each thread has a :class:`Switches` object, ``thread.s``; the hot
+path fetches it once per operation. ``state.local.grad_enabled`` (and reading them as module
+attributes, ``state.grad_enabled``) gives the calling thread's value.
 
 The mutation clock is the one process-wide value: a tensor's data may be replaced in one
 thread and differentiated in another.
@@ -21,8 +21,10 @@ from collections.abc import Iterator
 from typing import Any
 
 
-class _ThreadState(threading.local):
-    """The per-thread switches (each thread starts with these values)."""
+class Switches:
+    """One thread's switches (each thread starts with these values)."""
+
+    __slots__ = ("grad_enabled", "observed", "observers", "scope", "levels", "cap", "depth", "sweeps")
 
     def __init__(self) -> None:
         #: Record operations for reverse mode. ``no_grad`` turns it off.
@@ -51,7 +53,31 @@ class _ThreadState(threading.local):
         self.sweeps = 0
 
 
-local = _ThreadState()
+class _PerThread(threading.local):
+    def __init__(self) -> None:
+        self.s = Switches()
+
+
+#: ``thread.s`` is the calling thread's :class:`Switches`. The hot path reads it once per
+#: operation (a ``threading.local`` attribute costs several plain ones) and then reads plain
+#: attributes of it.
+thread = _PerThread()
+
+
+class _CallingThread:
+    """``local.grad_enabled`` and the like: the calling thread's switches, for code off the
+    hot path (each access looks the thread up)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(thread.s, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(thread.s, name, value)
+
+
+local = _CallingThread()
 
 #: Bumped each time a tensor's data is replaced after creation. A node remembers the clock at
 #: its creation, so backward can tell that an input changed under it. Shared by all threads.
@@ -63,8 +89,8 @@ _level_ids = itertools.count(1)
 
 def __getattr__(name: str) -> Any:
     """``state.grad_enabled``, ``state.observers``, ...: the calling thread's value."""
-    if name in ("grad_enabled", "observed", "observers", "scope", "levels", "cap", "depth"):
-        return getattr(local, name)
+    if name in Switches.__slots__:
+        return getattr(thread.s, name)
     raise AttributeError(f"module 'autograd.state' has no attribute {name!r}")
 
 

@@ -18,7 +18,7 @@ from . import primitives as P
 from . import state
 from .backward import backward as _backward
 
-_local = state.local
+_thread = state.thread
 
 _ndarray = np.ndarray
 _new = object.__new__
@@ -370,7 +370,7 @@ def apply(prim: P.Primitive, inputs: tuple, static: tuple = ()) -> Tensor:
         ans = np.asarray(ans)  # ufuncs return NumPy scalars for 0-d inputs
     out = _new(Tensor)
     out._data = ans
-    local = _local
+    local = _thread.s
     if record and local.grad_enabled:
         out.requires_grad = True
         out._prim = prim
@@ -406,7 +406,8 @@ def _visible_levels(t: Tensor) -> list:
     tangents = t._tangents
     if not tangents:
         return []
-    cap, active = _local.cap, _local.levels
+    local = _thread.s
+    cap, active = local.cap, local.levels
     return [level for level in tangents if level <= cap and level in active]
 
 
@@ -480,7 +481,7 @@ def _is_constant(value: Any) -> bool:
 
 
 def _tracked(t: Tensor) -> bool:
-    return (t.requires_grad and _local.grad_enabled) or t._tangents is not None
+    return (t.requires_grad and _thread.s.grad_enabled) or t._tangents is not None
 
 
 def _constant(value: Any, like: Tensor, saved: bool = True) -> Tensor:
@@ -565,13 +566,13 @@ def _binary(prim: P.Primitive, op: str, x: Any, y: Any) -> Tensor:
     """Apply an elementwise binary primitive after making broadcasting explicit."""
     # add's VJP never reads its operands, so only mul saves a constant for backward.
     if not isinstance(x, Tensor):
-        x = _constant(x, y, prim is not P.ADD and y.requires_grad and _local.grad_enabled)
+        x = _constant(x, y, prim is not P.ADD and y.requires_grad and _thread.s.grad_enabled)
     elif not isinstance(y, Tensor):
         if y.__class__ in _PYTHON_SCALARS:  # the common constant: straight to the shared one
             dtype = x._data.dtype
             y = _scalar(y, dtype if dtype.kind == "f" else None)
         else:
-            y = _constant(y, x, prim is not P.ADD and x.requires_grad and _local.grad_enabled)
+            y = _constant(y, x, prim is not P.ADD and x.requires_grad and _thread.s.grad_enabled)
     x_shape, y_shape = x._data.shape, y._data.shape
     if x_shape != y_shape:
         # A 0-d operand (a Python number) broadcasts to anything: skip np.broadcast_shapes,
@@ -585,7 +586,7 @@ def _binary(prim: P.Primitive, op: str, x: Any, y: Any) -> Tensor:
         # A constant needs no node: NumPy broadcasts it, and it never receives a gradient.
         if x_shape != shape and _tracked(x):
             x = apply(P.BROADCAST_TO, (x,), (shape,))
-        if y_shape != shape and (y._tangents is not None or (y.requires_grad and _local.grad_enabled)):
+        if y_shape != shape and (y._tangents is not None or (y.requires_grad and _thread.s.grad_enabled)):
             y = apply(P.BROADCAST_TO, (y,), (shape,))
     return apply(prim, (x, y))
 
@@ -593,9 +594,9 @@ def _binary(prim: P.Primitive, op: str, x: Any, y: Any) -> Tensor:
 def matmul(x: Any, y: Any) -> Tensor:
     """``x @ y`` for 2-D @ 2-D, matrix @ vector, vector @ matrix (and vector @ vector)."""
     if not isinstance(x, Tensor):
-        x = _constant(x, y, y.requires_grad and _local.grad_enabled)
+        x = _constant(x, y, y.requires_grad and _thread.s.grad_enabled)
     elif not isinstance(y, Tensor):
-        y = _constant(y, x, x.requires_grad and _local.grad_enabled)
+        y = _constant(y, x, x.requires_grad and _thread.s.grad_enabled)
     x_shape, y_shape = x._data.shape, y._data.shape
     if not (1 <= len(x_shape) <= 2 and 1 <= len(y_shape) <= 2):
         raise ValueError(
