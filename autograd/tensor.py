@@ -423,10 +423,12 @@ def _push_tangents(prim: P.Primitive, inputs: tuple, static: tuple, out: Tensor)
     holds one tangent per level: the dual number ``x + ẋ₁ε₁ + ẋ₂ε₂ + ẍε₁ε₂`` is the tensor with
     tangent ``ẋ₁`` at level 1 and tangent ``ẋ₂`` at level 2, the latter itself a tensor carrying
     ``ẍ`` at level 1. The rule of level L runs with the levels from L up hidden (``capped``), on
-    tensors, so its own operations carry the lower levels' tangents and record for reverse mode:
-    the cross terms come out right and perturbations of different levels never mix (Siskind and
-    Pearlmutter's confusion). First-order forward mode, one level with array tangents and
-    nothing recorded, runs the rule on arrays.
+    tensors, so its own operations carry the lower levels' tangents: the cross terms come out
+    right and perturbations of different levels never mix (Siskind and Pearlmutter's
+    confusion). The rule records for reverse mode only when an enclosing reverse transform
+    differentiates the tangents (reverse over forward). The lowest level, with array tangents
+    and nothing to record, runs the rule on arrays: first-order forward mode and forward over
+    reverse take this path.
     """
     levels: set = set()
     for t in inputs:
@@ -434,25 +436,26 @@ def _push_tangents(prim: P.Primitive, inputs: tuple, static: tuple, out: Tensor)
             levels.update(_visible_levels(t))
     if not levels:
         return
-    if len(levels) == 1 and not out.requires_grad:
-        (level,) = levels
+    recorded = _thread.s.recorded_levels
+    tangents: dict = {}
+    lowest = True
+    for level in sorted(levels):
         dots = [None if t._tangents is None else t._tangents.get(level) for t in inputs]
-        if all(d is None or d.__class__ is _ndarray for d in dots):
+        record = level in recorded
+        if lowest and not record and all(d is None or d.__class__ is _ndarray for d in dots):
             ans = out._data
             dot = prim.jvp(dots, ans, *[t._data for t in inputs], *static)
-            out._tangents = {level: _as_dtype(dot, ans.dtype)}
-            return
-    tangents: dict = {}
-    out._tangents = tangents
-    for level in sorted(levels):
-        dots = []
-        for t in inputs:
-            d = None if t._tangents is None else t._tangents.get(level)
-            dots.append(d if d is None or isinstance(d, Tensor) else _wrap(d))
-        with state.capped(level - 1):
-            dot = prim.jvp(dots, out, *inputs, *static)
-        if dot is not None:
-            tangents[level] = dot if isinstance(dot, Tensor) else _wrap(np.asarray(dot))
+            if dot is not None:
+                tangents[level] = _as_dtype(dot, ans.dtype)
+        else:
+            dots = [d if d is None or isinstance(d, Tensor) else _wrap(d) for d in dots]
+            out._tangents = tangents  # the lower levels, which the rule's operations carry
+            with state.capped(level - 1), state.set_grad_enabled(record and _thread.s.grad_enabled):
+                dot = prim.jvp(dots, out, *inputs, *static)
+            if dot is not None:
+                tangents[level] = dot if isinstance(dot, Tensor) else _wrap(np.asarray(dot))
+        lowest = False
+    out._tangents = tangents or None
 
 
 # ---------------------------------------------------------------------------------------------
