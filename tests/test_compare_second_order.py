@@ -55,7 +55,7 @@ def test_the_command_prints_the_second_order_table(tmp_path, capsys):
     assert "fwd-over-fwd" in printed and "Pearlmutter" in printed
     assert table.read_text().startswith("| f | n | mode |")
     by_mode = {}
-    for label, r in rows:
+    for _label, r in rows:
         by_mode.setdefault(r.mode, []).append(r)
         assert (r.forward_sweeps, r.reverse_sweeps) == r.predicted_sweeps
     sizes = [r.n_inputs for r in by_mode["fwd-over-fwd"]]
