@@ -10,6 +10,8 @@ unbroadcast is ``broadcast_to``'s VJP (``primitives.sum_to``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from copy import deepcopy as _deepcopy
+from operator import attrgetter as _attrgetter
 from typing import Any
 
 import numpy as np
@@ -43,9 +45,10 @@ class Tensor:
     __array_ufunc__ = None
 
     # Defaults shared by every tensor: an instance stores only what differs, which keeps the
-    # creation of op outputs cheap.
-    requires_grad: bool = False
-    grad: np.ndarray | None = None
+    # creation of op outputs cheap. ``requires_grad`` and ``grad`` are properties over the
+    # private ``_requires_grad`` and ``_grad``, so that every assignment is checked.
+    _requires_grad: bool = False
+    _grad: np.ndarray | None = None
     name: str | None = None
     _prim: P.Primitive | None = None  # the primitive that made this tensor; None for a leaf
     _parents: tuple = ()
@@ -58,7 +61,12 @@ class Tensor:
     _origin: Any = None  # where the node was created, kept in anomaly mode
     _scope: str | None = None  # the module path (e.g. "layers.0") active when it was recorded
 
-    def __init__(self, data: Any, requires_grad: bool = False, *, dtype: Any = None, name: str | None = None):
+    def __init__(
+        self, data: Any, requires_grad: bool = False, *, dtype: Any = None, name: str | None = None
+    ) -> None:
+        requires_grad = _flag("Tensor", "requires_grad", requires_grad)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Tensor: name must be a str or None; got {name!r} ({type(name).__name__})")
         self._data = _to_array("Tensor", data, dtype, copy=True)
         self._data.flags.writeable = False
         if requires_grad:
@@ -66,7 +74,7 @@ class Tensor:
                 raise TypeError(
                     f"Tensor: only floating-point data can require grad; got dtype {self._data.dtype}"
                 )
-            self.requires_grad = True
+            self._requires_grad = True
         if name is not None:
             self.name = name
 
@@ -90,15 +98,54 @@ class Tensor:
         With ``copy=False`` a NumPy array is taken as it is, without a copy, and made read-only:
         for an optimizer that has just computed the new values into a fresh array of its own.
         Either way, backward through nodes recorded before the change raises.
+
+        A tensor that requires grad keeps its shape and floating-point dtype: integer values
+        would truncate its gradients and another shape would no longer match its ``.grad`` or
+        an optimizer's moments, so both raise (make a new ``Tensor`` instead).
         """
         if value.__class__ is _ndarray and value.dtype.kind in _NUMERIC_KINDS:
             array = value.copy(order="K") if copy else value
         else:
             array = _to_array("Tensor.data", value, None, copy=True)
+        if self._requires_grad:
+            _check_replacement(self, array)
         array.flags.writeable = False
         self._data = array
         state.mutation_clock += 1
         self._mutated_at = state.mutation_clock
+
+    # -- gradient state ----------------------------------------------------------------------
+
+    def _set_requires_grad(self, value: Any) -> None:
+        if value is not True and value is not False:
+            value = _flag("Tensor.requires_grad", "the value", value)
+        if value:
+            kind = self._data.dtype.kind
+            if kind != "f":
+                raise TypeError(
+                    f"Tensor.requires_grad: only floating-point data can require grad; this tensor "
+                    f"has dtype {self._data.dtype} (convert it first, e.g. "
+                    "Tensor(t.data.astype(np.float64), requires_grad=True))"
+                )
+        elif self._prim is not None:
+            raise RuntimeError(
+                f"Tensor.requires_grad: only a leaf's flag can be changed; this tensor was computed "
+                f"by {self._prim.name} (use t.detach() for a copy that does not require grad)"
+            )
+        self._requires_grad = value
+
+    #: Whether backward accumulates a gradient for this tensor. Only floating-point tensors can
+    #: require grad, and only a leaf's flag can be turned off. (The getter is a C function, so
+    #: that reading the flag, which every operation does, stays cheap.)
+    requires_grad = property(_attrgetter("_requires_grad"), _set_requires_grad)
+
+    def _set_grad(self, value: Any) -> None:
+        if value is not None:
+            _check_grad(self, value)
+        self._grad = value
+
+    #: The accumulated gradient: None, or an ndarray of this tensor's shape and dtype.
+    grad = property(_attrgetter("_grad"), _set_grad)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -163,7 +210,56 @@ class Tensor:
         return f"Tensor({body}{extra})"
 
     def __len__(self) -> int:
+        if not self._data.ndim:
+            raise TypeError("len() of a 0-d Tensor (it has no first axis)")
         return len(self._data)
+
+    def __bool__(self) -> bool:
+        size = self._data.size
+        if size != 1:
+            raise ValueError(
+                f"The truth value of a Tensor with {'no' if size == 0 else 'more than one'} element "
+                f"(shape {_fmt(self._data.shape)}) is ambiguous; use t.data.any() or t.data.all()"
+            )
+        return bool(self._data)
+
+    # -- copying and pickling ----------------------------------------------------------------
+
+    def __getstate__(self) -> dict:
+        """What a copy or a pickle keeps: the values, the flag, ``.grad``, the name.
+
+        A pickle is a leaf: the graph behind a computed tensor is not carried (as in PyTorch,
+        unpickling one gives a leaf that requires grad), and neither is the mutation clock, which
+        counts per process: a copy starts unmodified in the process that loads it, so that it
+        trains there.
+        """
+        if self._tangent is not None:
+            raise RuntimeError(
+                "Tensor: a tensor that carries a forward-mode tangent can not be copied or pickled "
+                "(the tangent lives only inside its jvp computation); copy t.detach()"
+            )
+        return _leaf_state(self.__dict__)
+
+    def __setstate__(self, state: dict) -> None:
+        state = _leaf_state(state)
+        data = state.get("_data")
+        if data.__class__ is not _ndarray or data.dtype.kind not in _NUMERIC_KINDS:
+            raise TypeError(f"Tensor: the pickled data is not a numeric NumPy array ({type(data).__name__})")
+        data.flags.writeable = False
+        self.__dict__.update(state)
+
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        # As PyTorch: only leaves can be deep-copied; a copy of a computed tensor would silently
+        # lose the graph that its gradient flows through.
+        if self._prim is not None:
+            raise RuntimeError(
+                f"Tensor: only leaf tensors can be deep-copied; this one was computed by "
+                f"{self._prim.name} (deep-copy t.detach(), or pickle it to get a leaf)"
+            )
+        copy = _new(type(self))
+        memo[id(self)] = copy
+        copy.__setstate__(_deepcopy(self.__getstate__(), memo))
+        return copy
 
     # -- reverse mode ----------------------------------------------------------------------
 
@@ -235,7 +331,7 @@ class Tensor:
 
     def broadcast_to(self, *shape: int | Sequence[int]) -> Tensor:
         """Replicate along new leading axes and size-1 axes up to ``shape``."""
-        shape = _shape_argument(shape)
+        shape = _shape_argument("broadcast_to", shape)
         if shape == self._data.shape:
             return self
         try:
@@ -250,12 +346,13 @@ class Tensor:
 
     def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
         """Sum over ``axis`` (all axes when None)."""
-        return apply(P.SUM, (self,), (_normalize_axes("sum", axis, self._data.shape), bool(keepdims)))
+        axes = _normalize_axes("sum", axis, self._data.shape)
+        return apply(P.SUM, (self,), (axes, _flag("sum", "keepdims", keepdims)))
 
     def transpose(self, *axes: int | Sequence[int]) -> Tensor:
         """Permute the axes (reverse them when none are given)."""
         ndim = self._data.ndim
-        axes = _shape_argument(axes) if axes else tuple(range(ndim - 1, -1, -1))
+        axes = _shape_argument("transpose", axes, "axes") if axes else tuple(range(ndim - 1, -1, -1))
         normalized = tuple(a + ndim if -ndim <= a < 0 else a for a in axes)
         if sorted(normalized) != list(range(ndim)):
             raise ValueError(
@@ -270,7 +367,7 @@ class Tensor:
 
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         """The same elements in ``shape`` (one entry may be -1)."""
-        shape = _resolve_reshape(self._data.shape, _shape_argument(shape))
+        shape = _resolve_reshape(self._data.shape, _shape_argument("reshape", shape))
         return apply(P.RESHAPE, (self,), (shape,))
 
     # -- composed from the primitives ----------------------------------------------------------
@@ -280,12 +377,12 @@ class Tensor:
         if type(other) in (int, float):
             return _binary(P.ADD, "sub", self, _constant(-other, self))
         if _is_constant(other):
-            return _binary(P.ADD, "sub", self, _wrap(np.negative(_constant(other, self, False)._data)))
+            return _binary(P.ADD, "sub", self, _negated(_constant(other, self, False), self))
         return _binary(P.ADD, "sub", self, -other)
 
     def __rsub__(self, other: Any) -> Tensor:
         # other - self = (-self) + other
-        return _binary(P.ADD, "sub", other, -self)
+        return _binary(P.ADD, "sub", other, _negated(self, other))
 
     def __truediv__(self, other: Any) -> Tensor:
         # x / y = x * (1/y); a constant y is inverted in NumPy, outside the graph.
@@ -391,16 +488,34 @@ def _as_dtype(array, dtype) -> np.ndarray:
 def _to_array(op: str, data: Any, dtype: Any, copy: bool) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data._data
+    if dtype is not None:
+        dtype = _numeric_dtype(op, dtype)
     python_data = not isinstance(data, (np.ndarray, np.generic))
     try:
         array = np.array(data, dtype=dtype, copy=True if copy else None)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, OverflowError) as error:
         raise TypeError(f"{op}: data is not a numeric array ({error})") from None
+    if python_data and dtype is None and array.dtype == object and all(type(v) is int for v in array.flat):
+        # Python ints beyond 64 bits: Python numbers become float64 anyway.
+        try:
+            array = array.astype(np.float64)
+        except OverflowError:
+            raise OverflowError(f"{op}: a Python integer in data is too large even for float64") from None
     if array.dtype.kind not in _NUMERIC_KINDS:
         raise TypeError(f"{op}: data of dtype {array.dtype} is not numeric")
     if python_data and dtype is None and array.dtype.kind != "f":
         array = array.astype(np.float64)  # Python lists and ints become float64
     return array
+
+
+def _numeric_dtype(op: str, dtype: Any) -> np.dtype:
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as error:
+        raise TypeError(f"{op}: dtype {dtype!r} is not a NumPy dtype ({error})") from None
+    if dtype.kind not in _NUMERIC_KINDS:
+        raise TypeError(f"{op}: dtype {dtype} is not numeric (bool, integer or floating-point)")
+    return dtype
 
 
 def _is_constant(value: Any) -> bool:
@@ -418,8 +533,8 @@ def _constant(value: Any, like: Tensor, saved: bool = True) -> Tensor:
     A Python number takes ``like``'s floating dtype, so it never upcasts float32; an integer or
     boolean array takes it too (the float category wins, as in PyTorch); float arrays keep
     their dtype and promote as NumPy does. When the constant will be ``saved`` for backward
-    (``mul`` keeps ``y`` for ``dx = g * y``), an array the caller could still write to is
-    copied, so a later write cannot change the gradient.
+    (``mul`` keeps ``y`` for ``dx = g * y``), the caller's array is copied, so a later write
+    cannot change the gradient.
     """
     if isinstance(value, Tensor):
         return value
@@ -430,8 +545,9 @@ def _constant(value: Any, like: Tensor, saved: bool = True) -> Tensor:
         array = _to_array("operand", value, None, copy=False)
         if like_dtype.kind == "f" and array.dtype.kind != "f":
             array = array.astype(like_dtype)
-        elif saved and (array.flags.writeable or array.base is not None):
-            # A read-only view can still show later writes to a writable base array.
+        elif saved and (array is value or array.base is not None):
+            # The caller's own array: even a read-only one can be made writable again by its
+            # owner (or show writes to a writable base), so the saved values are a copy.
             array = array.copy()
     return _wrap(array)
 
@@ -449,6 +565,11 @@ def _scalar(value: int | float | bool, dtype: Any) -> Tensor:
     constant = _SCALARS.get(key)
     if constant is None or constant._mutated_at:
         array = np.array(value, dtype=dtype)
+        if array.dtype == object:  # a Python int beyond int64, beside an integer tensor
+            raise OverflowError(
+                f"Python integer {value} is out of bounds for int64, the dtype an integer operand "
+                "of an integer tensor takes (as in NumPy 2); convert the tensor to float first"
+            )
         array.flags.writeable = False
         constant = _wrap(array)
         if value and value == value:
@@ -463,6 +584,96 @@ def _wrap(array: Any) -> Tensor:
     out = _new(Tensor)
     out._data = array if array.__class__ is _ndarray else np.asarray(array)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks of the state a user assigns, and the state a copy keeps
+# ---------------------------------------------------------------------------------------------
+
+
+def _flag(op: str, name: str, value: Any) -> bool:
+    """``value`` as a bool, if it is one (a truthy string or None is a mistake, not a flag)."""
+    if value is True or value is False or isinstance(value, np.bool_):
+        return bool(value)
+    raise TypeError(f"{op}: {name} must be True or False; got {value!r} ({type(value).__name__})")
+
+
+def _check_grad(t: Tensor, grad: Any) -> None:
+    """A gradient assigned to ``t.grad`` has ``t``'s shape and dtype, as backward makes it."""
+    if not isinstance(grad, np.ndarray):
+        hint = " (use its .data)" if isinstance(grad, Tensor) else ""
+        raise TypeError(
+            f"Tensor.grad: a gradient must be a NumPy array or None; got {type(grad).__name__}{hint}"
+        )
+    if grad.shape != t._data.shape:
+        raise ValueError(
+            f"Tensor.grad: a gradient of shape {_fmt(grad.shape)} can not be assigned to a tensor "
+            f"of shape {_fmt(t._data.shape)}"
+        )
+    if grad.dtype != t._data.dtype:
+        raise TypeError(
+            f"Tensor.grad: a gradient of dtype {grad.dtype} can not be assigned to a tensor of "
+            f"dtype {t._data.dtype} (cast it with .astype(np.{t._data.dtype}))"
+        )
+
+
+def _check_replacement(t: Tensor, array: np.ndarray) -> None:
+    """New data for a tensor that requires grad: floating-point, and of the same shape."""
+    if array.dtype.kind != "f":
+        raise TypeError(
+            f"Tensor.data: data of dtype {array.dtype} can not replace the data of a tensor that "
+            f"requires grad (dtype {t._data.dtype}): only floating-point data can require grad, and "
+            f"integer values would truncate its gradients; cast it first, e.g. "
+            f"value.astype(np.{t._data.dtype})"
+        )
+    if array.shape != t._data.shape:
+        raise ValueError(
+            f"Tensor.data: data of shape {_fmt(array.shape)} can not replace the data of shape "
+            f"{_fmt(t._data.shape)} of a tensor that requires grad (its .grad and an optimizer's "
+            "state keep the old shape); make a new Tensor instead"
+        )
+
+
+#: What a copy of a tensor leaves out: the graph, forward-mode state, and the mutation clock,
+#: which counts per process (a copy is unmodified where it is loaded).
+_NOT_COPIED = frozenset(
+    (
+        "_prim",
+        "_parents",
+        "_static",
+        "_tangent",
+        "_clock",
+        "_mutated_at",
+        "_retains_grad",
+        "_consumed",
+        "_origin",
+        "_scope",
+    )
+)
+
+
+def _leaf_state(state: dict) -> dict:
+    kept = {key: value for key, value in state.items() if key not in _NOT_COPIED}
+    # Pickles written when the flag and the gradient were plain attributes.
+    for old, new in (("requires_grad", "_requires_grad"), ("grad", "_grad")):
+        if old in kept:
+            kept[new] = kept.pop(old)
+    return kept
+
+
+def _negated(y: Tensor, x: Any) -> Tensor:
+    """``-y`` for ``x - y = x + (-y)``.
+
+    An unsigned or boolean ``y`` is first cast to the dtype of the subtraction (NumPy's
+    promotion of ``x`` and ``y``): ``-uint8(1)`` wraps around to 255, so ``4.0 - uint8(1)`` would
+    be 259. Such a ``y`` never requires grad, so no graph is lost.
+    """
+    if y._data.dtype.kind not in "ub":
+        return -y
+    if not isinstance(x, Tensor):
+        x = _constant(x, y, False)
+    dtype = np.result_type(x._data, y._data)
+    return _wrap(np.negative(y._data.astype(dtype)))
 
 
 def _broadcast_shape(op: str, x_shape: tuple, y_shape: tuple) -> tuple:
@@ -547,18 +758,40 @@ def _integer_power(x: Tensor, p: int) -> Tensor:
     return result
 
 
-def _shape_argument(shape: tuple) -> tuple[int, ...]:
-    """Accept ``f(2, 3)`` and ``f((2, 3))`` alike."""
-    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
-        shape = tuple(shape[0])
+def _shape_argument(op: str, shape: tuple, what: str = "shape") -> tuple[int, ...]:
+    """Accept ``f(2, 3)`` and ``f((2, 3))`` alike; every entry must be an integer."""
+    if len(shape) == 1 and not _is_integer(shape[0]):
+        try:
+            shape = tuple(shape[0])
+        except TypeError:
+            raise TypeError(
+                f"{op}: the {what} must be integers or one sequence of integers; got {shape[0]!r}"
+            ) from None
+    for n in shape:
+        if not _is_integer(n):
+            raise TypeError(
+                f"{op}: the {what} must be integers; got {n!r} ({type(n).__name__}) in {_fmt(shape)}"
+            )
     return tuple(int(n) for n in shape)
+
+
+def _is_integer(value: Any) -> bool:
+    """An int or a NumPy integer, but not a bool (``axis=True`` is a mistake, as in NumPy 2)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def _normalize_axes(op: str, axis: Any, shape: tuple) -> tuple[int, ...] | None:
     if axis is None:
         return None
     ndim = len(shape)
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if _is_integer(axis):
+        axes = (axis,)
+    elif isinstance(axis, (tuple, list)) and all(_is_integer(a) for a in axis):
+        axes = tuple(axis)
+    else:
+        raise TypeError(
+            f"{op}: axis must be an int, a tuple of ints or None; got {axis!r} ({type(axis).__name__})"
+        )
     normalized = []
     for a in axes:
         if not -ndim <= a < ndim:
