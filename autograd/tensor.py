@@ -435,18 +435,18 @@ def apply(prim: P.Primitive, inputs: tuple, static: tuple = ()) -> Tensor:
     if n_inputs == 1:
         x = inputs[0]
         ans = prim.forward(x._data, *static) if static else prim.forward(x._data)
-        record = x.requires_grad
+        record = x._requires_grad
         tangents = x._tangent is not None
     elif n_inputs == 2:
         x, y = inputs
         ans = prim.forward(x._data, y._data, *static) if static else prim.forward(x._data, y._data)
-        record = x.requires_grad or y.requires_grad
+        record = x._requires_grad or y._requires_grad
         tangents = x._tangent is not None or y._tangent is not None
     else:
         ans = prim.forward(*[t._data for t in inputs], *static)
         record = tangents = False
         for t in inputs:
-            if t.requires_grad:
+            if t._requires_grad:
                 record = True
             if t._tangent is not None:
                 tangents = True
@@ -455,7 +455,7 @@ def apply(prim: P.Primitive, inputs: tuple, static: tuple = ()) -> Tensor:
     out = _new(Tensor)
     out._data = ans
     if record and state.grad_enabled:
-        out.requires_grad = True
+        out._requires_grad = True
         out._prim = prim
         out._parents = inputs
         if static:
@@ -524,7 +524,7 @@ def _is_constant(value: Any) -> bool:
 
 
 def _tracked(t: Tensor) -> bool:
-    return (t.requires_grad and state.grad_enabled) or t._tangent is not None
+    return (t._requires_grad and state.grad_enabled) or t._tangent is not None
 
 
 def _constant(value: Any, like: Tensor, saved: bool = True) -> Tensor:
@@ -701,13 +701,13 @@ def _binary(prim: P.Primitive, op: str, x: Any, y: Any) -> Tensor:
     """Apply an elementwise binary primitive after making broadcasting explicit."""
     # add's VJP never reads its operands, so only mul saves a constant for backward.
     if not isinstance(x, Tensor):
-        x = _constant(x, y, prim is not P.ADD and y.requires_grad and state.grad_enabled)
+        x = _constant(x, y, prim is not P.ADD and y._requires_grad and state.grad_enabled)
     elif not isinstance(y, Tensor):
         if y.__class__ in _PYTHON_SCALARS:  # the common constant: straight to the shared one
             dtype = x._data.dtype
             y = _scalar(y, dtype if dtype.kind == "f" else None)
         else:
-            y = _constant(y, x, prim is not P.ADD and x.requires_grad and state.grad_enabled)
+            y = _constant(y, x, prim is not P.ADD and x._requires_grad and state.grad_enabled)
     x_shape, y_shape = x._data.shape, y._data.shape
     if x_shape != y_shape:
         # A 0-d operand (a Python number) broadcasts to anything: skip np.broadcast_shapes,
@@ -721,7 +721,7 @@ def _binary(prim: P.Primitive, op: str, x: Any, y: Any) -> Tensor:
         # A constant needs no node: NumPy broadcasts it, and it never receives a gradient.
         if x_shape != shape and _tracked(x):
             x = apply(P.BROADCAST_TO, (x,), (shape,))
-        if y_shape != shape and (y._tangent is not None or (y.requires_grad and state.grad_enabled)):
+        if y_shape != shape and (y._tangent is not None or (y._requires_grad and state.grad_enabled)):
             y = apply(P.BROADCAST_TO, (y,), (shape,))
     return apply(prim, (x, y))
 
@@ -729,9 +729,9 @@ def _binary(prim: P.Primitive, op: str, x: Any, y: Any) -> Tensor:
 def matmul(x: Any, y: Any) -> Tensor:
     """``x @ y`` for 2-D @ 2-D, matrix @ vector, vector @ matrix (and vector @ vector)."""
     if not isinstance(x, Tensor):
-        x = _constant(x, y, y.requires_grad and state.grad_enabled)
+        x = _constant(x, y, y._requires_grad and state.grad_enabled)
     elif not isinstance(y, Tensor):
-        y = _constant(y, x, x.requires_grad and state.grad_enabled)
+        y = _constant(y, x, x._requires_grad and state.grad_enabled)
     x_shape, y_shape = x._data.shape, y._data.shape
     if not (1 <= len(x_shape) <= 2 and 1 <= len(y_shape) <= 2):
         raise ValueError(
