@@ -39,6 +39,16 @@ class Tensor:
 
     Python lists and Python numbers become float64; arrays keep their dtype. Only
     floating-point data may require grad.
+
+    Every assignment is checked where it happens: ``t.requires_grad`` takes True or False (True
+    only for floating-point data, False only on a leaf); ``t.grad`` takes None or an ndarray of
+    ``t``'s shape and dtype; ``t.data`` of a tensor that requires grad takes floating-point
+    values of its shape.
+
+    Pickles and copies (``copy.copy``, ``copy.deepcopy``) keep the values, the flag, ``.grad``
+    and the name, and are leaves ready to be trained in the process that loads them. Pickling a
+    computed tensor gives a leaf that requires grad, without the graph; deep-copying one raises
+    (as in PyTorch).
     """
 
     # ndarray (op) Tensor defers to the Tensor's reflected operator instead of looping over it.
@@ -120,8 +130,7 @@ class Tensor:
         if value is not True and value is not False:
             value = _flag("Tensor.requires_grad", "the value", value)
         if value:
-            kind = self._data.dtype.kind
-            if kind != "f":
+            if self._data.dtype.kind != "f":
                 raise TypeError(
                     f"Tensor.requires_grad: only floating-point data can require grad; this tensor "
                     f"has dtype {self._data.dtype} (convert it first, e.g. "
