@@ -161,6 +161,21 @@ def test_sum_over_a_bool_axis_raises_as_in_numpy():
         Tensor(np.zeros((2, 3))).sum(axis=True)
 
 
+def test_mean_names_itself_in_axis_errors():
+    """mean is a sum times 1/count: its argument errors used to name sum (or none at all)."""
+    with pytest.raises(TypeError, match=r"mean: axis must be .*; got 1\.0 \(float\)"):
+        Tensor(np.zeros((2, 3))).mean(axis=1.0)
+    with pytest.raises(ValueError, match=r"mean: axis 2 is out of range for a tensor of shape \(2, 3\)"):
+        Tensor(np.zeros((2, 3))).mean(axis=2)
+    with pytest.raises(TypeError, match=r"mean: keepdims must be True or False; got 'no'"):
+        Tensor(np.zeros((2, 3))).mean(keepdims="no")
+
+
+def test_item_of_several_elements_names_the_shape():
+    with pytest.raises(ValueError, match=r"item: a Tensor of shape \(2, 3\) has 6 elements"):
+        Tensor(np.zeros((2, 3))).item()
+
+
 def test_sum_keepdims_must_be_a_bool():
     with pytest.raises(TypeError, match=r"sum: keepdims must be True or False; got 'no'"):
         Tensor(np.zeros((2, 3))).sum(axis=0, keepdims="no")
