@@ -197,6 +197,12 @@ class Tensor:
         return self._prim is None
 
     def item(self) -> float:
+        """The value of a single-element tensor, as a Python number."""
+        if self._data.size != 1:
+            raise ValueError(
+                f"item: a Tensor of shape {_fmt(self._data.shape)} has {self._data.size} elements; "
+                "item() needs exactly one"
+            )
         return self._data.item()
 
     def numpy(self) -> np.ndarray:
@@ -423,6 +429,8 @@ class Tensor:
 
     def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
         """The sum over ``axis`` times 1/count (NaN for an empty reduction, as NumPy)."""
+        _normalize_axes("mean", axis, self._data.shape)  # so that errors name mean, not sum
+        _flag("mean", "keepdims", keepdims)
         total = self.sum(axis, keepdims)
         count = self._data.size // max(total._data.size, 1) if self._data.size else 0
         return total * (1.0 / count if count else np.nan)

@@ -36,6 +36,16 @@ def frequent_thread_switches():
     sys.setswitchinterval(interval)
 
 
+@pytest.fixture(autouse=True)
+def grad_mode_left_on():
+    """A test that leaves grad mode off in this thread fails, and grad mode is turned back on,
+    so that the failure does not spread to the tests that follow."""
+    yield
+    if not is_grad_enabled():
+        enable_grad().__enter__()  # never exited: the mode it would restore is already lost
+        pytest.fail("grad mode was left off in the main thread")
+
+
 def run_together(*functions: Callable[[], object]) -> list:
     """Run each function in its own thread; their results, or the first exception raised."""
     with ThreadPoolExecutor(max_workers=len(functions)) as pool:
