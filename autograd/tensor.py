@@ -42,8 +42,8 @@ class Tensor:
 
     Every assignment is checked where it happens: ``t.requires_grad`` takes True or False (True
     only for floating-point data, False only on a leaf); ``t.grad`` takes None or an ndarray of
-    ``t``'s shape and dtype; ``t.data`` of a tensor that requires grad takes floating-point
-    values of its shape.
+    ``t``'s shape and dtype; ``t.data`` of a tensor that requires grad takes values of its
+    shape and dtype (Python numbers are converted to it).
 
     Pickles and copies (``copy.copy``, ``copy.deepcopy``) keep the values, the flag, ``.grad``
     and the name, and are leaves ready to be trained in the process that loads them. Pickling a
@@ -109,14 +109,16 @@ class Tensor:
         for an optimizer that has just computed the new values into a fresh array of its own.
         Either way, backward through nodes recorded before the change raises.
 
-        A tensor that requires grad keeps its shape and floating-point dtype: integer values
-        would truncate its gradients and another shape would no longer match its ``.grad`` or
-        an optimizer's moments, so both raise (make a new ``Tensor`` instead).
+        A tensor that requires grad keeps its shape and dtype: integer values would truncate
+        its gradients, and another shape or dtype would no longer match its ``.grad`` or an
+        optimizer's moments, so they raise (cast the values, or make a new ``Tensor``).
         """
         if value.__class__ is _ndarray and value.dtype.kind in _NUMERIC_KINDS:
             array = value.copy(order="K") if copy else value
         else:
-            array = _to_array("Tensor.data", value, None, copy=True)
+            # Python numbers take the dtype of a tensor that requires grad, as they do in operations.
+            python = self._requires_grad and not isinstance(value, (np.ndarray, np.generic, Tensor))
+            array = _to_array("Tensor.data", value, self._data.dtype if python else None, copy=True)
         if self._requires_grad:
             _check_replacement(self, array)
         array.flags.writeable = False
@@ -635,13 +637,19 @@ def _check_grad(t: Tensor, grad: Any) -> None:
 
 
 def _check_replacement(t: Tensor, array: np.ndarray) -> None:
-    """New data for a tensor that requires grad: floating-point, and of the same shape."""
+    """New data for a tensor that requires grad: of the same floating dtype and shape."""
     if array.dtype.kind != "f":
         raise TypeError(
             f"Tensor.data: data of dtype {array.dtype} can not replace the data of a tensor that "
             f"requires grad (dtype {t._data.dtype}): only floating-point data can require grad, and "
             f"integer values would truncate its gradients; cast it first, e.g. "
             f"value.astype(np.{t._data.dtype})"
+        )
+    if array.dtype != t._data.dtype:
+        raise TypeError(
+            f"Tensor.data: data of dtype {array.dtype} can not replace the data of dtype "
+            f"{t._data.dtype} of a tensor that requires grad (its .grad and an optimizer's state "
+            f"keep the old dtype); cast it first, e.g. value.astype(np.{t._data.dtype})"
         )
     if array.shape != t._data.shape:
         raise ValueError(

@@ -31,6 +31,19 @@ def test_integer_data_for_a_parameter_raises_instead_of_truncating_its_gradients
     np.testing.assert_array_equal(w.grad, [2.0, 4.0])
 
 
+def test_data_of_another_float_dtype_for_a_parameter_raises():
+    """Its float32 .grad would meet float64 gradients at the next backward."""
+    w = Tensor(np.zeros(2, dtype=np.float32), requires_grad=True)
+    with pytest.raises(
+        TypeError,
+        match=r"Tensor\.data: data of dtype float64 .* dtype float32 .*value\.astype\(np\.float32\)",
+    ):
+        w.data = np.ones(2)
+    w.data = [1, 2]  # Python numbers take the parameter's dtype
+    assert w.dtype == np.float32
+    np.testing.assert_array_equal(w.data, [1.0, 2.0])
+
+
 def test_data_of_another_shape_for_a_parameter_raises():
     w = Tensor(np.zeros((2, 1)), requires_grad=True)
     with pytest.raises(ValueError, match=r"Tensor\.data: data of shape \(2, 3\) .* data of shape \(2, 1\)"):
