@@ -9,6 +9,7 @@ unbroadcast is ``broadcast_to``'s VJP (``primitives.sum_to``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from copy import deepcopy as _deepcopy
 from operator import attrgetter as _attrgetter
@@ -21,6 +22,8 @@ from . import state
 from .backward import backward as _backward
 
 _ndarray = np.ndarray
+#: Serializes the bumps of ``state.mutation_clock``, which every thread shares.
+_CLOCK_LOCK = threading.Lock()
 _new = object.__new__
 _PYTHON_SCALARS = (int, float, bool)
 _NUMERIC_KINDS = "biuf"
@@ -123,8 +126,9 @@ class Tensor:
             _check_replacement(self, array)
         array.flags.writeable = False
         self._data = array
-        state.mutation_clock += 1
-        self._mutated_at = state.mutation_clock
+        with _CLOCK_LOCK:  # two threads' "+= 1" could otherwise both write the same (or an older) value
+            state.mutation_clock += 1
+            self._mutated_at = state.mutation_clock
 
     # -- gradient state ----------------------------------------------------------------------
 
