@@ -440,6 +440,11 @@ def _pattern(f: Function, inputs: _Inputs) -> tuple[np.ndarray, Tensor]:
 
 def _assemble(blocks, outs, out_def, inputs: _Inputs, nested: bool) -> Any:
     """Per output and input, the Jacobian of shape ``out.shape + x.shape`` from its columns."""
+    if not nested:
+        for i in range(len(inputs.leaves)):
+            columns = [c for o in range(len(outs)) for c in blocks[o][i]]
+            if columns and all(c is None for c in columns):
+                _warn_independent("jacfwd", f"input {i}")
     per_output = []
     for o, out in enumerate(outs):
         per_input = []
@@ -455,8 +460,6 @@ def _assemble(blocks, outs, out_def, inputs: _Inputs, nested: bool) -> Any:
                 flat = _stack_rows(cols, (leaf.size, out.size))
                 per_input.append(apply(P.RESHAPE, (flat.T,), (out.shape + leaf.shape,)))
             else:
-                if all(c is None for c in cols) and cols:
-                    _warn_independent("jacfwd", f"input {i}")
                 block = np.zeros((leaf.size, out.size), dtype=dtype)
                 for j, c in enumerate(cols):
                     if c is not None:

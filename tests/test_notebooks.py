@@ -79,8 +79,9 @@ def test_notebook_is_stored_without_outputs(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_notebook_runs_and_shows_a_picture(name):
+def test_notebook_runs_and_shows_a_picture(name, tmp_path, monkeypatch):
     """The notebook runs top to bottom without an error, shows a picture and writes nothing here."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the kernel's temporary files go to tmp_path
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     before = written_places()
     execute(notebook, NOTEBOOKS)
