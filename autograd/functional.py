@@ -280,6 +280,8 @@ def jvp(f: Function, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     nested = _local.depth > 0
     flat_tangents, tangent_defs = [], []
     for k, (p, t) in enumerate(zip(primals, tangents)):
+        if t is None and p is not None:
+            raise TypeError(f"jvp: tangent {k} is None; pass an array of its primal's shape")
         p_leaves, p_def = pytree.flatten(p)
         t_leaves, t_def = pytree.flatten(t)
         if p_def != t_def:

@@ -114,7 +114,8 @@ LINEAR = register(
 def linear(w: Any, x: Any, b: Any) -> Tensor:
     """``Z = W @ X + b`` as one node: ``W`` ``(n_out, n_in)``, ``X`` ``(n_in, m)``, ``b`` ``(n_out, 1)``.
 
-    ``b`` may have any shape that broadcasts to ``(n_out, m)`` without growing it. Same values,
+    ``b`` may have any 2-D shape that broadcasts to ``(n_out, m)`` without growing it, or be a
+    scalar; a 1-D bias is refused (it would broadcast along the examples). Same values,
     gradients and tangents as ``W @ X + b``, with one node instead of three.
     """
     if not (isinstance(w, Tensor) and isinstance(x, Tensor) and isinstance(b, Tensor)):
@@ -126,6 +127,13 @@ def linear(w: Any, x: Any, b: Any) -> Tensor:
             "W @ X: both must be 2-D with W's columns equal to X's rows"
         )
     z_shape = (w_shape[0], x_shape[1])
+    if len(b_shape) == 1:
+        # A bias of shape (n_out,) would broadcast as a row, along the examples: wrong, and
+        # silently so when m == n_out.
+        raise ValueError(
+            f"linear: the bias has shape {_fmt(b_shape)}; a layer's bias is a column of shape "
+            f"{_fmt((w_shape[0], 1))} (examples are columns), e.g. b.reshape(-1, 1)"
+        )
     if not _fits(b_shape, z_shape):
         raise ValueError(
             f"linear: the bias of shape {_fmt(b_shape)} does not broadcast to W @ X's shape {_fmt(z_shape)}"
@@ -160,7 +168,12 @@ def _ce_forward(z, y):
     # last static argument of the rules), so the VJP that normally follows reuses it.
     logp, a = _softmax_parts(z)
     a.flags.writeable = False
-    return np.asarray(-(y * logp).sum() / z.shape[1]), a
+    total = (y * logp).sum()
+    if total != total:
+        # A logit of -inf (a masked class) has log A = -inf, and 0 · -inf is NaN: a class with
+        # no target weight contributes nothing, as in the limit. NaN inputs stay NaN.
+        total = np.where(y != 0, y * logp, 0).sum()
+    return np.asarray(-total / z.shape[1]), a
 
 
 def _softmax_of(z, a):
