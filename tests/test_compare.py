@@ -67,7 +67,7 @@ def test_the_default_grid_covers_the_required_shapes():
 
 
 def test_the_command_prints_a_table_and_writes_a_plot(tmp_path, capsys):
-    """--quick prints the table, writes the PNG and the Markdown table, and its rows agree with docs/maths.md."""
+    """--quick prints the table, writes the PNG and the Markdown table; its rows agree with docs/maths.md."""
     out, table = tmp_path / "plots" / "modes.png", tmp_path / "table.md"
     results = main(["--quick", "--out", str(out), "--table", str(table), "--repeats", "1"])
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -33,7 +33,8 @@ HIDDEN = {
     "sigmoid": (nn.sigmoid, _sigmoid, lambda z: _sigmoid(z) * (1 - _sigmoid(z))),
 }
 
-# Outputs and costs of docs/maths.md: (output width, engine output activation and cost, NumPy output, targets).
+# Outputs and costs of docs/maths.md:
+# (output width, engine output activation and cost, NumPy output, targets).
 RNG = np.random.default_rng(3)
 OUTPUTS = {
     "sigmoid+binary": (1, nn.sigmoid, nn.binary_cross_entropy, _sigmoid, (RNG.random((1, M)) < 0.5) * 1.0),

@@ -98,7 +98,7 @@ def test_notebook_code_is_ruff_clean(source, tmp_path):
     target = tmp_path / (source.stem + ".ipynb")
     nbformat.write(notebook, target)
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--no-cache", "--config", str(REPO / "pyproject.toml"), str(target)],
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--config", REPO / "pyproject.toml", target],
         capture_output=True,
         text=True,
         cwd=REPO,
