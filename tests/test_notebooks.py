@@ -1,13 +1,14 @@
 """The teaching notebooks run top to bottom in a fresh kernel, so none of them can rot.
 
-The notebooks are stored as MyST Markdown text (``notebooks/NN_name.md``, jupytext's ``myst``
-format), every ``notebooks/[0-9][0-9]_*.md`` is one. Each is read with jupytext and executed
-with nbclient in a new ``python3`` kernel (this interpreter, through ipykernel's kernelspec),
-from ``notebooks/`` as its working directory, as when it is opened in Jupyter, with this
-checkout first on ``PYTHONPATH`` so the kernel imports the packages under test. It must finish
-without an error output (the worked examples ``assert`` the hand-computed numbers, so a wrong
-number is an error), show at least one picture, and create no file beside the notebooks or at
-the top of the repository. Its code cells pass ``ruff check`` with the project's settings.
+The notebooks are stored as MyST Markdown text (jupytext's ``myst`` format): every file
+``notebooks/[0-9][0-9]_*.md`` (two digits, an underscore, a name) is one. Each is read with
+jupytext and executed with nbclient in a new ``python3`` kernel (this interpreter, through
+ipykernel's kernelspec), from ``notebooks/`` as its working directory, as when it is opened in
+Jupyter, with this checkout first on ``PYTHONPATH`` so that the kernel imports the packages
+under test. It must finish without an error output (the worked examples ``assert`` the
+hand-computed numbers, so a wrong number is an error), show at least one picture, and create no
+file beside the notebooks or at the top of the repository. Its code cells pass ``ruff check``
+with the project's settings.
 """
 
 from __future__ import annotations
