@@ -9,10 +9,15 @@ under test. It must finish without an error output (the worked examples ``assert
 hand-computed numbers, so a wrong number is an error), show at least one picture, and create no
 file beside the notebooks or at the top of the repository. Its code cells pass ``ruff check``
 with the project's settings.
+
+With ``VECGRAD_EXECUTED_NOTEBOOKS=DIR`` set (``.ci/run`` sets ``docs/_notebooks``), each notebook
+that passes is also written, with its outputs, to ``DIR/NAME.ipynb``, recording the SHA-256 of
+its source; the documentation build shows those outputs instead of executing the notebooks again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -29,6 +34,8 @@ SOURCES = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.md"))
 PICTURES = {"image/png", "image/svg+xml"}
 CELL_TIMEOUT_SECONDS = 240
 # Written by the tools that run the tests, not by the notebooks.
+# Where to keep the executed notebooks for the documentation build, if anywhere.
+EXECUTED = os.environ.get("VECGRAD_EXECUTED_NOTEBOOKS")
 IGNORED = {"__pycache__", ".pytest_cache", ".hypothesis", ".ruff_cache", ".ipynb_checkpoints"}
 
 
@@ -59,6 +66,16 @@ def written_places() -> set[str]:
         dirs[:] = [d for d in dirs if d not in IGNORED]
         places.update(os.path.relpath(os.path.join(root, name), REPO) for name in names + dirs)
     return places
+
+
+def keep_executed(notebook: nbformat.NotebookNode, source: Path, folder: Path) -> Path:
+    """Write the executed ``notebook`` to ``folder/NAME.ipynb`` with the digest of its source."""
+    digest = hashlib.sha256(source.read_text(encoding="utf-8").encode("utf-8")).hexdigest()
+    notebook.metadata["vecgrad"] = {"source_sha256": digest}
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / (source.stem + ".ipynb")
+    nbformat.write(notebook, target)
+    return target
 
 
 def outputs(notebook: nbformat.NotebookNode) -> list:
@@ -92,6 +109,26 @@ def test_a_failing_assert_fails_the_run(tmp_path):
         execute(notebook, tmp_path)
 
 
+def test_the_docs_build_reuses_only_a_matching_executed_notebook(tmp_path):
+    """docs/conf.py takes an executed copy only when it was run from the current source text."""
+    conf = load_docs_conf()
+    source = SOURCES[0]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
+    executed = keep_executed(notebook, source, tmp_path)
+    assert conf._executed_copy_matches(executed, source.read_text(encoding="utf-8"))
+    assert not conf._executed_copy_matches(executed, source.read_text(encoding="utf-8") + "\nchanged\n")
+    assert conf.source_digest("x") == hashlib.sha256(b"x").hexdigest()
+
+
+def load_docs_conf():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_conf", REPO / "docs" / "conf.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_notebook_code_is_ruff_clean(source, tmp_path):
     """The code cells pass ``ruff check`` with the project's configuration (ruff reads .ipynb)."""
@@ -123,3 +160,5 @@ def test_notebook_runs_and_shows_a_picture(source):
     assert pictures, f"{source.name} displayed no PNG or SVG picture"
     created = written_places() - before
     assert not created, f"{source.name} wrote into the repository: {sorted(created)}"
+    if EXECUTED:
+        keep_executed(notebook, source, REPO / EXECUTED)

@@ -414,25 +414,26 @@ def draw(
     """The computation graph that produced ``root``, as a ``graphviz.Digraph``.
 
     Options:
-      show_values: summarise each tensor's values (in full up to 4 elements, else
-        min/mean/max and the norm ‖·‖).
-      show_grads: summarise ``.grad`` where backward left one (leaves, ``retain_grad``);
-        on by default in the backward picture.
-      show_tangents: summarise forward-mode tangents; by default shown when present.
-      badges: each op's Jacobian shortcut (``diag``, ``Σ axis 1``, ``G·Xᵀ / Wᵀ·G``) and the
-        bytes its dense Jacobians would take, Σ out.size × in.size × itemsize.
-      backward: draw the backward pass: only the tensors gradients flow through, arrows from the
-        output to the inputs, each labelled with its VJP formula.
-      gradients: a :func:`record_gradients` record; the backward picture then labels each arrow
-        with the gradient that flowed along it.
-      max_nodes: draw at most this many tensors, those nearest to the output; the picture says
-        how many were left out and where they connect. ``None`` draws everything.
-      show_constants: draw the numbers and arrays written into expressions.
-      rankdir: Graphviz's direction, ``"TB"`` (top to bottom), ``"LR"``, ``"BT"`` or ``"RL"``.
-      title: a caption above the picture.
-      collapse: one box per name scope instead of one per tensor, for graphs too large to read
-        (:func:`autograd.viz.collapsed.draw_collapsed`); an integer keeps that many parts of
-        nested scope names (``1``: ``layer1.neuron0`` is drawn as ``layer1``).
+
+    - ``show_values``: summarise each tensor's values (in full up to 4 elements, else
+      min/mean/max and the norm ‖·‖).
+    - ``show_grads``: summarise ``.grad`` where backward left one (leaves, ``retain_grad``);
+      on by default in the backward picture.
+    - ``show_tangents``: summarise forward-mode tangents; by default shown when present.
+    - ``badges``: each op's Jacobian shortcut (``diag``, ``Σ axis 1``, ``G·Xᵀ / Wᵀ·G``) and the
+      bytes its dense Jacobians would take, Σ out.size × in.size × itemsize.
+    - ``backward``: draw the backward pass: only the tensors gradients flow through, arrows from the
+      output to the inputs, each labelled with its VJP formula.
+    - ``gradients``: a :func:`record_gradients` record; the backward picture then labels each arrow
+      with the gradient that flowed along it.
+    - ``max_nodes``: draw at most this many tensors, those nearest to the output; the picture says
+      how many were left out and where they connect. ``None`` draws everything.
+    - ``show_constants``: draw the numbers and arrays written into expressions.
+    - ``rankdir``: Graphviz's direction, ``"TB"`` (top to bottom), ``"LR"``, ``"BT"`` or ``"RL"``.
+    - ``title``: a caption above the picture.
+    - ``collapse``: one box per name scope instead of one per tensor, for graphs too large to read
+      (:func:`autograd.viz.collapsed.draw_collapsed`); an integer keeps that many parts of
+      nested scope names (``1``: ``layer1.neuron0`` is drawn as ``layer1``).
 
     The first tensor (in topological order) holding a NaN or Inf is outlined in red; in the
     backward picture, so is the first gradient (from the output down) holding one.
