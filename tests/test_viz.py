@@ -921,12 +921,17 @@ class TestCollapsed:
         assert len(boxes) == len(neurons) + 4
 
     def test_arrows_count_what_crosses(self):
-        """Each neuron of layer 1 feeds each neuron of layer 2 once per example: ×4."""
+        """Each neuron of layer 1 feeds each neuron of layer 2 once per example: 4 values, said
+        once in the caption when every arrow carries the same number."""
         source = scalar_network().draw(collapse=True).source
         ids = dict(re.findall(r"^\s*(g\d+) \[label=<.*?<b>([^<]+)</b>", source, re.M))
         by_name = {name: node for node, name in ids.items()}
-        line = edge_line(source, by_name["layer1.neuron0"], by_name["layer2.neuron3"])
-        assert "×4" in line
+        assert edge_line(source, by_name["layer1.neuron0"], by_name["layer2.neuron3"]) is not None
+        arrow_labels = re.findall(r"-> \w+ \[label=(.*)\]", source)
+        assert "each arrow carries 4 values" in source and set(arrow_labels) == {'""'}
+        mixed = (scalar_network() + Tensor(1.0, requires_grad=True, name="c") * 2).draw(collapse=True).source
+        arrow_labels = re.findall(r"-> \w+ \[label=(.*)\]", mixed)
+        assert any("×4" in label for label in arrow_labels) and "each arrow carries" not in mixed
         assert re.search(rf"^\s*{by_name['x1']} -> {by_name['layer1.neuron0']}", source, re.M)
         assert not re.search(rf"^\s*{by_name['x1']} -> {by_name['layer2.neuron0']}", source, re.M)
 

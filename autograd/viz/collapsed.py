@@ -42,9 +42,10 @@ def _group_of(t: Tensor, depth: int | None) -> str | None:
 
 
 def _op_summary(counts: Counter) -> str:
-    top = ", ".join(f"{name}×{n}" for name, n in counts.most_common(3))
-    rest = sum(counts.values()) - sum(n for _, n in counts.most_common(3))
-    return top + (f", +{rest} more" if rest else "")
+    """The two commonest ops and how many others: ``mul×24, add×20, +12``."""
+    top = counts.most_common(2)
+    rest = sum(counts.values()) - sum(n for _, n in top)
+    return ", ".join(f"{name}×{n}" for name, n in top) + (f", +{rest}" if rest else "")
 
 
 def _natural(name: str) -> list:
@@ -60,11 +61,13 @@ def _group_label(scope: str, tensors: list[Tensor], is_root: bool) -> str:
         rows = [_row(_text(scope, size=11, bold=True)), _row(_text(count + shape_text(tensors[0]), size=9))]
         return _table(rows, style)
     style = _OUTPUT if is_root else _OP
-    rows = [_row(_text(scope, size=11, bold=True), bgcolor=style.header)]
-    rows.append(_row(_text(f"{sum(ops.values())} ops: {_op_summary(ops)}", _MUTED, 8)))
     parameters = sum(t.requires_grad for t in tensors if t.op is None)
-    if parameters:
-        rows.append(_row(_text(f"{parameters} parameter{'s' if parameters > 1 else ''}", _MUTED, 8)))
+    counted = f"{sum(ops.values())} ops" + (f" · {parameters} parameters" if parameters else "")
+    rows = [
+        _row(_text(scope, size=11, bold=True), bgcolor=style.header),
+        _row(_text(counted, _MUTED, 8)),
+        _row(_text(_op_summary(ops), _MUTED, 8)),
+    ]
     return _table(rows, style)
 
 
@@ -142,10 +145,14 @@ def draw_collapsed(
             ends = (box_of.get(id(parent)), box_of.get(id(t)))
             if None not in ends and ends[0] != ends[1]:
                 crossings[ends] += 1
+    # When every arrow carries the same number of values (once per example), say it once.
+    same = len(set(crossings.values())) == 1
     for (tail, head), n in crossings.items():
-        picture.edge(tail, head, label=f"<{_text(f'×{n}', _MUTED, 8)}>" if n > 1 else "")
+        picture.edge(tail, head, label=f"<{_text(f'×{n}', _MUTED, 8)}>" if n > 1 and not same else "")
 
     notes = [title] if title else []
+    if same and crossings and next(iter(crossings.values())) > 1:
+        notes.append(f"each arrow carries {next(iter(crossings.values()))} values")
     boxes = len(members) + k
     notes.append(f"{len(order):,} tensors drawn as {boxes} boxes: one per name scope or named leaf")
     picture.attr(label="<" + "<br/>".join(_text(note, _MUTED, 10) for note in notes) + ">")
