@@ -54,7 +54,8 @@ autodoc_default_options = {"members": True, "show-inheritance": False}
 
 html_theme = "furo"
 html_title = "vecgrad"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 
 # Pages whose text lives outside docs/: docname -> (file, [(old, new) link rewrites]).
 OUTSIDE = {
