@@ -39,7 +39,7 @@ myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
 
 # Each notebook runs once: the text sources here, unless the test suite already ran that source
-# and left the executed notebook (NAME.ipynb) in docs/_notebooks.
+# and left the executed notebook (same name, .ipynb) in docs/_notebooks.
 nb_execution_mode = "force"
 nb_execution_excludepatterns = ["_notebooks/*.ipynb"]
 nb_execution_timeout = 300
@@ -92,8 +92,8 @@ def _executed_copy_matches(executed: Path, text: str) -> bool:
 
 def copy_notebooks() -> list[Path]:
     """Put each notebook into docs/_notebooks: the notebook already executed by the test suite
-    (``NAME.ipynb``, with outputs, kept when it was run from the current source; see ``.ci/run``),
-    else the source (``NAME.md``), which the build executes. Links are rewritten for the new
+    (same name, ``.ipynb``, with outputs, kept when it ran the current source; see ``.ci/run``),
+    else the source (``.md``), which the build executes. Links are rewritten for the new
     place (to the maths page, and to the other notebooks under their copies' names); everything
     else in the folder is removed. Returns the copies."""
     NOTEBOOK_COPIES.mkdir(exist_ok=True)

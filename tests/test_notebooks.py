@@ -11,7 +11,7 @@ file beside the notebooks or at the top of the repository. Its code cells pass `
 with the project's settings.
 
 With ``VECGRAD_EXECUTED_NOTEBOOKS=DIR`` set (``.ci/run`` sets ``docs/_notebooks``), each notebook
-that passes is also written, with its outputs, to ``DIR/NAME.ipynb``, recording the SHA-256 of
+that passes is also written, with its outputs, into DIR (same name, ``.ipynb``), recording the SHA-256 of
 its source; the documentation build shows those outputs instead of executing the notebooks again.
 """
 
@@ -69,7 +69,7 @@ def written_places() -> set[str]:
 
 
 def keep_executed(notebook: nbformat.NotebookNode, source: Path, folder: Path) -> Path:
-    """Write the executed ``notebook`` to ``folder/NAME.ipynb`` with the digest of its source."""
+    """Write the executed ``notebook`` into ``folder`` (same name, ``.ipynb``) with its source digest."""
     digest = hashlib.sha256(source.read_text(encoding="utf-8").encode("utf-8")).hexdigest()
     notebook.metadata["vecgrad"] = {"source_sha256": digest}
     folder.mkdir(parents=True, exist_ok=True)
