@@ -23,10 +23,15 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # autodoc imports this checkout
-# Notebook kernels are separate processes: they find this checkout through PYTHONPATH.
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+
+
+def _import_this_checkout() -> None:
+    """autodoc imports this checkout; the notebook kernels, separate processes, find it through
+    PYTHONPATH. Done when the build starts (setup), not when this file is merely loaded."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+
 
 project = "vecgrad"
 author = "the vecgrad authors"
@@ -135,5 +140,6 @@ def _include_outside_pages(app, docname: str, source: list[str]) -> None:
 
 
 def setup(app):
+    _import_this_checkout()
     app.connect("builder-inited", lambda app: copy_notebooks())
     app.connect("source-read", _include_outside_pages)
