@@ -1,16 +1,20 @@
 """vecgrad's autograd: a reverse- and forward-mode automatic differentiation engine on NumPy."""
 
 from .anomaly import detect_anomaly
+from .backward import gradients
 from .checks import gradcheck
-from .functional import grad, jacfwd, jacrev, jvp, value_and_grad, vjp
+from .functional import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp
 from .fused import linear, softmax_cross_entropy
 from .primitives import PRIMITIVES, Primitive
-from .state import enable_grad, is_grad_enabled, name_scope, no_grad
+from .state import enable_grad, is_grad_enabled, name_scope, no_grad, set_grad_enabled
 from .tensor import Tensor, apply, matmul
 
 __all__ = [
     "grad",
     "gradcheck",
+    "gradients",
+    "hessian",
+    "hvp",
     "jacfwd",
     "jacrev",
     "jvp",
@@ -28,4 +32,5 @@ __all__ = [
     "matmul",
     "name_scope",
     "no_grad",
+    "set_grad_enabled",
 ]

@@ -153,7 +153,7 @@ class AnomalyDetector:
 
     def on_apply(self, prim, inputs, out) -> None:
         recorded = out._prim is not None
-        tangent = out._tangent
+        tangent = out.tangent
         if not recorded and tangent is None:
             return  # a constant: no derivative will ever be taken through it
         culprit = None
@@ -162,7 +162,7 @@ class AnomalyDetector:
         if recorded:
             out._origin = creation_site(culprit)
         if tangent is not None and not _finite(tangent):
-            if all(_finite(t._data) and _finite(t._tangent) for t in inputs):
+            if all(_finite(t._data) and (t.tangent is None or _finite(t.tangent)) for t in inputs):
                 where = out._origin if recorded else creation_site()
                 raise AnomalyError(
                     f"anomaly: the JVP of {prim.name!r} produced {_describe(tangent)} from finite "

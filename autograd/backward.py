@@ -1,18 +1,35 @@
-"""Reverse mode: walk the recorded graph from an output back to its leaves.
+"""Reverse mode: walk the recorded graph from outputs back to the tensors being differentiated.
 
 The graph is walked with an explicit stack (no recursion, so depth is limited only by memory)
 and each node's VJPs are applied once, after every consumer of its output has contributed to
-its gradient. Each gradient is checked against the shape of the tensor it flows into, at the
-edge where it crosses. Contributions are summed into arrays this pass made itself, in place,
-and a leaf adopts such an array as its ``.grad``: no copy of a gradient is made, and none is
-ever written into an array a caller or a rule could still hold.
+its gradient (Kahn's algorithm). Each gradient is checked against the shape of the tensor it
+flows into, at the edge where it crosses.
+
+Two entry points share one sweep, :func:`_sweep`:
+
+* :func:`backward` (``y.backward()``) accumulates ``d y / d leaf`` into every leaf's ``.grad``.
+  Gradients are arrays; contributions are summed into arrays this pass made itself, in place,
+  and a leaf adopts such an array as its ``.grad``: no copy of a gradient is made, and none is
+  ever written into an array a caller or a rule could still hold.
+* :func:`gradients` (``torch.autograd.grad``'s semantics) returns ``d outputs / d inputs`` for
+  the given inputs, leaves or not, and writes no ``.grad``. Only the part of the graph between
+  the outputs and those inputs is walked. With ``create_graph=True`` the VJP rules run on
+  tensors instead of arrays (every rule of the primitive table is written with operations both
+  have), so the gradients are themselves recorded graphs and can be differentiated again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 from . import state
+
+_local = state.local
+_thread = state.thread
+_ndarray = np.ndarray
 
 
 def walk(root, follow=None) -> list:
@@ -23,19 +40,27 @@ def walk(root, follow=None) -> list:
     decides whether a parent, and what it depends on, is part of the walk; by default every
     parent is, leaves and constants included (what a picture of the graph shows).
     """
+    return _walk_from((root,), follow)
+
+
+def _walk_from(roots: Sequence, follow=None) -> list:
     order = []
-    seen = {id(root)}
-    stack = [(root, iter(root._parents))]
-    while stack:
-        node, parents = stack[-1]
-        for parent in parents:
-            if id(parent) not in seen and (follow is None or follow(parent)):
-                seen.add(id(parent))
-                stack.append((parent, iter(parent._parents)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
+    seen = set()
+    for root in roots:
+        if id(root) in seen:
+            continue
+        seen.add(id(root))
+        stack = [(root, iter(root._parents))]
+        while stack:
+            node, parents = stack[-1]
+            for parent in parents:
+                if id(parent) not in seen and (follow is None or follow(parent)):
+                    seen.add(id(parent))
+                    stack.append((parent, iter(parent._parents)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
     return order
 
 
@@ -51,28 +76,37 @@ def toposort(root) -> list:
     return walk(root, _recorded) if _recorded(root) else []
 
 
-def _seed(root, grad) -> np.ndarray:
+def _seed(op: str, root, grad) -> Any:
+    """The gradient that starts the sweep at ``root``: ``grad`` checked, or 1 for a scalar."""
     if grad is None:
         if root._data.size != 1:
             raise ValueError(
-                "backward: an implicit gradient needs a scalar output; this output has shape "
+                f"{op}: an implicit gradient needs a scalar output; this output has shape "
                 f"{root._data.shape}, so pass a seed of that shape, "
                 f"e.g. y.backward(np.ones({root._data.shape}))"
             )
         return np.ones(root._data.shape, dtype=root._data.dtype)
-    seed = np.asarray(getattr(grad, "_data", grad))
-    if seed.shape != root._data.shape:
-        raise ValueError(
-            f"backward: the seed has shape {seed.shape} but the output has shape {root._data.shape}"
-        )
-    if seed.dtype.kind not in "biuf":
-        raise TypeError(f"backward: the seed has non-numeric dtype {seed.dtype}")
-    return seed.astype(root._data.dtype, copy=False)
+    if hasattr(grad, "_data") and hasattr(grad, "_prim"):
+        seed = grad  # a tensor: kept as it is, it may itself be differentiated (create_graph)
+        shape, dtype = grad._data.shape, grad._data.dtype
+    else:
+        try:
+            seed = np.asarray(grad)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"{op}: the seed is not a numeric array ({error})") from None
+        shape, dtype = seed.shape, seed.dtype
+    if shape != root._data.shape:
+        raise ValueError(f"{op}: the seed has shape {shape} but the output has shape {root._data.shape}")
+    if dtype.kind not in "biuf":
+        raise TypeError(f"{op}: the seed has non-numeric dtype {dtype}")
+    if seed.__class__ is _ndarray:
+        return seed.astype(root._data.dtype, copy=False)
+    return seed
 
 
 def _edge_error(node, index, parent, g) -> Exception:
     return RuntimeError(
-        f"{node._prim.name} backward: the gradient for input {index} has shape {g.shape}, "
+        f"{node._prim.name} backward: the gradient for input {index} has shape {tuple(g.shape)}, "
         f"but that input has shape {parent._data.shape}"
     )
 
@@ -88,26 +122,50 @@ def _accumulate_leaf(leaf, g, owned: bool = False) -> None:
         leaf.grad = np.asarray(leaf.grad + g)
 
 
-def _consumers(root) -> dict:
-    """How many times each recorded tensor under ``root`` is used as an input, by id.
+def _consumers(roots: Sequence, needed: set | None) -> dict:
+    """How many times each recorded tensor under ``roots`` is used as an input, by id.
 
     A node's VJPs may run once this count of contributions to its gradient has arrived (Kahn's
     algorithm). One pass with a plain list as the stack: no iterator or tuple per node, so a
-    200,000-node graph allocates nothing that the cycle collector has to scan.
+    200,000-node graph allocates nothing that the cycle collector has to scan. With ``needed``,
+    only edges into the tensors of that set count.
     """
-    counts = {id(root): 0}
-    stack = [root]
+    counts = {}
+    stack = []
+    for root in roots:
+        if id(root) not in counts:
+            counts[id(root)] = 0
+            stack.append(root)
     pop, push = stack.pop, stack.append
     while stack:
         for parent in pop()._parents:
             if parent._prim is not None and parent.requires_grad:
                 key = id(parent)
+                if needed is not None and key not in needed:
+                    continue
                 if key in counts:
                     counts[key] += 1
                 else:
                     counts[key] = 1
                     push(parent)
     return counts
+
+
+def _needed(roots: Sequence, inputs: Sequence) -> set:
+    """Ids of the tensors on a path from ``roots`` down to one of ``inputs`` (inputs included):
+    the only ones a gradient with respect to ``inputs`` has to flow through."""
+    wanted = {id(t) for t in inputs}
+    needed = set()
+    for node in _walk_from(roots, lambda t: t.requires_grad):
+        key = id(node)
+        if key in wanted:
+            needed.add(key)
+            continue
+        for parent in node._parents:
+            if id(parent) in needed:
+                needed.add(key)
+                break
+    return needed
 
 
 def _is_operand(gi, args) -> bool:
@@ -118,6 +176,18 @@ def _is_operand(gi, args) -> bool:
     return False
 
 
+def _check_retain_graph(op: str, retain_graph: Any) -> None:
+    if not isinstance(retain_graph, bool):
+        raise TypeError(f"{op}: retain_graph must be True or False, got {retain_graph!r}")
+
+
+def _unconsume(roots: Sequence, token: object) -> None:
+    """Undo the marks of a sweep that failed part-way, so that a retry can run."""
+    for node in _walk_from(roots, lambda t: t._prim is not None):
+        if node._consumed is token:
+            node._consumed = False
+
+
 def backward(root, grad=None, retain_graph: bool = False) -> None:
     """Accumulate ``d root / d leaf`` (seeded with ``grad``) into every leaf's ``.grad``.
 
@@ -125,109 +195,283 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
     backward through the same nodes raises unless the first passed ``retain_graph=True``: the
     gradients of a graph are accumulated once, never silently doubled. With ``retain_graph``,
     a second call adds the same gradients again, as in PyTorch.
-
-    Each node's gradient is complete once all of its consumers have contributed; contributions
-    after the first are added in place into an array this pass made (never into a caller's
-    array or one a rule shares), and a leaf adopts such an array as its ``.grad`` without a copy.
     """
+    _check_retain_graph("backward", retain_graph)
     if not root.requires_grad:
         raise RuntimeError(
             f"backward: this tensor of shape {root._data.shape} does not require grad and has "
             "no graph: create the leaves with requires_grad=True, outside no_grad()"
         )
-    seed = _seed(root, grad)
-    observed = state.observed
-    if observed:
-        for observer in state.observers:
+    seed = _seed("backward", root, grad)
+    if seed.__class__ is not _ndarray:
+        seed = np.array(seed._data)  # .grad holds arrays; a tensor seed gives its values
+    local = _thread.s
+    if local.observed:
+        for observer in local.observers:
             observer.on_backward(root)
     if root._prim is None:
         _accumulate_leaf(root, seed)
         return
-    counts = _consumers(root)
-    grads = {id(root): seed}
-    owned = set()  # ids of the nodes and leaves whose entry in grads is this pass's own array
-    leaves = {}  # id -> leaf, in the order their first gradient arrived
-    ready = [root]
-    while ready:
-        node = ready.pop()
-        key = id(node)
-        g = grads.pop(key)
-        owned.discard(key)
-        if node._consumed:
-            raise RuntimeError(
-                f"backward: the graph through this {node._prim.name} node (output shape "
-                f"{node._data.shape}) was already used by a backward pass; pass "
-                "retain_graph=True to the first backward to run backward through it again"
-            )
-        if node._retains_grad:
-            _accumulate_leaf(node, g)
-        parents = node._parents
-        ans = node._data
-        clock = node._clock
-        # The rules read the output and every input, tracked or not (exp's g * ans, mul's
-        # g * y), so a replacement of any of them after recording would give a wrong gradient.
-        if node._mutated_at > clock:
-            raise RuntimeError(
-                f"{node._prim.name} backward: its output (shape {ans.shape}) was modified after "
-                "this node was recorded, so the gradient would be wrong; recompute the forward pass"
-            )
-        if len(parents) == 1:
-            args = (parents[0]._data, *node._static)
-        else:
-            args = (*[p._data for p in parents], *node._static)
-        vjps = node._prim.vjps
-        for i, parent in enumerate(parents):
-            if parent._mutated_at > clock:
-                raise RuntimeError(
-                    f"{node._prim.name} backward: input {i} (shape {parent._data.shape}) was "
-                    "modified after this node was recorded, so its gradient would be wrong; "
-                    "recompute the forward pass after changing the data"
-                )
-            if not parent.requires_grad:
-                continue
-            gi = vjps[i](g, ans, *args)
-            if observed:
-                for observer in state.observers:
-                    observer.on_vjp(node, i, gi)
-            data = parent._data
-            if gi.shape != data.shape:
-                raise _edge_error(node, i, parent, gi)
-            if gi.dtype != data.dtype:
-                gi = gi.astype(data.dtype)
-                fresh = True
-            else:
-                # Whether gi is a new array nothing else refers to, safe to adopt or add into.
-                # Rules return a new array or a shared one (the primitives' contract): g itself
-                # (add), a view of it (base is set), the output or an operand; and an observer
-                # may keep what it was shown.
-                fresh = not (
-                    observed
-                    or gi is g
-                    or gi is ans
-                    or gi.base is not None
-                    or not gi.flags.writeable
-                    or _is_operand(gi, args)
-                )
-            pkey = id(parent)
-            previous = grads.get(pkey)
-            if previous is None:
-                grads[pkey] = gi
-                if fresh:
-                    owned.add(pkey)
-                if parent._prim is None:
-                    leaves[pkey] = parent
-            elif pkey in owned:
-                np.add(previous, gi, out=previous)
-            else:
-                # np.asarray: NumPy gives a scalar, not an array, for the sum of two 0-d arrays.
-                grads[pkey] = np.asarray(previous + gi)
-                owned.add(pkey)
-            if parent._prim is not None:
-                remaining = counts[pkey] - 1
-                counts[pkey] = remaining
-                if not remaining:
-                    ready.append(parent)
-        if not retain_graph:
-            node._consumed = True
+    grads, owned, leaves = _sweep((root,), (seed,), None, False, retain_graph)
     for pkey, leaf in leaves.items():
         _accumulate_leaf(leaf, grads[pkey], pkey in owned)
+
+
+def gradients(
+    outputs: Any,
+    inputs: Any,
+    grad_outputs: Any = None,
+    *,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+    retain_graph: bool | None = None,
+) -> tuple:
+    """``d outputs / d input`` for each of ``inputs``, seeded with ``grad_outputs``.
+
+    ``outputs`` and ``inputs`` are a tensor or a sequence of tensors; the inputs may be leaves
+    or intermediate tensors. ``grad_outputs`` holds one seed per output (``None`` for 1, allowed
+    for single-element outputs only); several outputs' contributions add up. Writes no
+    ``.grad``. Returns one tensor per input, ``None`` for an input the outputs do not depend on
+    when ``allow_unused`` (else that raises).
+
+    With ``create_graph=True`` the rules run on tensors: the results are recorded (they depend
+    on the inputs, and on tensor seeds) and can be differentiated again. ``retain_graph``
+    defaults to ``create_graph``, as in PyTorch.
+    """
+    from .tensor import Tensor, _wrap
+
+    outputs = _as_tensors("gradients", "outputs", outputs)
+    inputs = _as_tensors("gradients", "inputs", inputs)
+    if grad_outputs is None:
+        grad_outputs = (None,) * len(outputs)
+    elif isinstance(grad_outputs, (Tensor, _ndarray)) or not isinstance(grad_outputs, (tuple, list)):
+        grad_outputs = (grad_outputs,)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"gradients: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    if not isinstance(create_graph, bool):
+        raise TypeError(f"gradients: create_graph must be True or False, got {create_graph!r}")
+    if retain_graph is None:
+        retain_graph = create_graph
+    _check_retain_graph("gradients", retain_graph)
+    for k, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(
+                f"gradients: input {k} (shape {t._data.shape}) does not require grad, so no "
+                "gradient can flow to it"
+            )
+    roots, seeds = [], []
+    for out, seed in zip(outputs, grad_outputs):
+        seed = _seed("gradients", out, seed)
+        if out.requires_grad:
+            roots.append(out)
+            seeds.append(seed)
+    # Rules run on tensors when the result must be differentiable again, or when an active
+    # forward-mode level must see their tangents (forward over reverse).
+    differentiable = create_graph or len(_local.levels) > 1
+    if differentiable:
+        seeds = [s if isinstance(s, Tensor) else _wrap(s) for s in seeds]
+    else:
+        seeds = [s if s.__class__ is _ndarray else np.array(s._data) for s in seeds]
+    if _local.observed and roots:
+        for observer in _local.observers:
+            observer.on_backward(roots[0])
+    results: dict = {}
+    owned: set = set()
+    if roots:
+        results, owned, _ = _sweep(tuple(roots), tuple(seeds), inputs, differentiable, retain_graph)
+    grads = []
+    for k, t in enumerate(inputs):
+        g = results.get(id(t))
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"gradients: input {k} (shape {t._data.shape}) was not used to compute the "
+                    "outputs; pass allow_unused=True to get None for it"
+                )
+            grads.append(None)
+        elif isinstance(g, Tensor):
+            grads.append(g)
+        else:
+            # A gradient the sweep did not make may be a seed or a rule's shared array: copied.
+            array = g if id(t) in owned else np.array(g, dtype=t._data.dtype)
+            array.flags.writeable = False
+            grads.append(_wrap(array))
+    return tuple(grads)
+
+
+def _as_tensors(op: str, what: str, values: Any) -> tuple:
+    from .tensor import Tensor
+
+    if isinstance(values, Tensor):
+        return (values,)
+    if not isinstance(values, (tuple, list)) or not values:
+        raise TypeError(f"{op}: {what} must be a Tensor or a non-empty sequence of Tensors")
+    for k, v in enumerate(values):
+        if not isinstance(v, Tensor):
+            raise TypeError(f"{op}: {what}[{k}] is a {type(v).__name__}, not a Tensor")
+    return tuple(values)
+
+
+def _sweep(roots: tuple, seeds: tuple, inputs, tensors: bool, retain_graph: bool):
+    """One reverse sweep from ``roots`` (seeded with ``seeds``).
+
+    ``inputs`` None: every leaf that requires grad receives its gradient (``backward``);
+    otherwise only the paths to ``inputs`` are walked and their gradients returned. With
+    ``tensors`` the rules run on tensors (recorded), else on arrays. Returns ``(grads, owned,
+    leaves)``: the gradients by id (for ``inputs``, or for the leaves), the ids whose array was
+    made by this sweep, and the leaves by id in the order their first gradient arrived.
+    """
+    needed = None if inputs is None else _needed(roots, inputs)
+    wanted = None if inputs is None else {id(t) for t in inputs}
+    counts = _consumers(roots, needed)
+    grads: dict = {}
+    owned = set()  # ids of the tensors whose entry in grads is this sweep's own array
+    leaves = {}  # id -> leaf, in the order their first gradient arrived
+    results: dict = {}
+    ready = []
+    for root, seed in zip(roots, seeds):
+        key = id(root)
+        if key in grads:
+            grads[key] = grads[key] + seed
+        else:
+            grads[key] = seed
+            if root._prim is None:
+                leaves[key] = root
+    queued = set()
+    for root in roots:
+        if counts[id(root)] == 0 and id(root) not in queued and root._prim is not None:
+            queued.add(id(root))
+            ready.append(root)
+    observed = _thread.s.observed
+    token = object()  # this sweep's mark on the nodes it consumes
+    try:
+        while ready:
+            node = ready.pop()
+            key = id(node)
+            if wanted is not None and key in wanted:
+                results[key] = grads[key]
+            g = grads.pop(key)
+            owned.discard(key)
+            if node._consumed:
+                raise RuntimeError(
+                    f"backward: the graph through this {node._prim.name} node (output shape "
+                    f"{node._data.shape}) was already used by a backward pass; pass "
+                    "retain_graph=True to the first backward to run backward through it again"
+                )
+            if node._retains_grad:
+                _accumulate_leaf(node, g._data if tensors else g)
+            parents = node._parents
+            clock = node._clock
+            # The rules read the output and every input, tracked or not (exp's g * ans, mul's
+            # g * y), so a replacement of any of them after recording would give a wrong gradient.
+            if node._mutated_at > clock:
+                raise RuntimeError(
+                    f"{node._prim.name} backward: its output (shape {node._data.shape}) was modified "
+                    "after this node was recorded, so the gradient would be wrong; recompute the "
+                    "forward pass"
+                )
+            if tensors:
+                ans = node
+                args = (*parents, *node._static)
+            else:
+                ans = node._data
+                if len(parents) == 1:
+                    args = (parents[0]._data, *node._static)
+                else:
+                    args = (*[p._data for p in parents], *node._static)
+            vjps = node._prim.vjps
+            for i, parent in enumerate(parents):
+                if parent._mutated_at > clock:
+                    raise RuntimeError(
+                        f"{node._prim.name} backward: input {i} (shape {parent._data.shape}) was "
+                        "modified after this node was recorded, so its gradient would be wrong; "
+                        "recompute the forward pass after changing the data"
+                    )
+                if not parent.requires_grad:
+                    continue
+                pkey = id(parent)
+                if needed is not None and pkey not in needed:
+                    continue
+                gi = vjps[i](g, ans, *args)
+                if observed:
+                    for observer in _local.observers:
+                        observer.on_vjp(node, i, gi)
+                data = parent._data
+                if tensors:
+                    gi = _checked_tensor(node, i, parent, gi)
+                    fresh = False
+                else:
+                    if gi.shape != data.shape:
+                        raise _edge_error(node, i, parent, gi)
+                    if gi.dtype != data.dtype:
+                        gi = gi.astype(data.dtype)
+                        fresh = True
+                    else:
+                        # Whether gi is a new array nothing else refers to, safe to adopt or add
+                        # into. Rules return a new array or a shared one (the primitives'
+                        # contract): g itself (add), a view of it (base is set), the output or
+                        # an operand; and an observer may keep what it was shown.
+                        fresh = not (
+                            observed
+                            or gi is g
+                            or gi is ans
+                            or gi.base is not None
+                            or not gi.flags.writeable
+                            or _is_operand(gi, args)
+                        )
+                previous = grads.get(pkey)
+                if previous is None:
+                    grads[pkey] = gi
+                    if fresh:
+                        owned.add(pkey)
+                    if parent._prim is None:
+                        leaves[pkey] = parent
+                        if wanted is not None and pkey in wanted:
+                            results[pkey] = gi
+                elif tensors:
+                    grads[pkey] = previous + gi
+                    if pkey in results:
+                        results[pkey] = grads[pkey]
+                elif pkey in owned:
+                    np.add(previous, gi, out=previous)
+                else:
+                    # np.asarray: NumPy gives a scalar, not an array, for the sum of two 0-d arrays.
+                    grads[pkey] = np.asarray(previous + gi)
+                    owned.add(pkey)
+                    if pkey in results:
+                        results[pkey] = grads[pkey]
+                if parent._prim is not None:
+                    remaining = counts[pkey] - 1
+                    counts[pkey] = remaining
+                    if not remaining:
+                        ready.append(parent)
+            if not retain_graph:
+                node._consumed = token
+    except BaseException:
+        if not retain_graph:
+            _unconsume(roots, token)
+        raise
+    if wanted is not None:
+        for key in wanted:
+            if key not in results and key in grads:
+                results[key] = grads[key]  # a root that is itself an input
+        return results, owned & results.keys(), leaves
+    return grads, owned, leaves
+
+
+def _checked_tensor(node, i, parent, gi):
+    """A rule's result on the tensor path: a tensor of the input's shape and dtype."""
+    from . import primitives as P
+    from .tensor import Tensor, apply
+
+    if not isinstance(gi, Tensor):
+        raise RuntimeError(
+            f"{node._prim.name} backward: the VJP rule for input {i} returned a "
+            f"{type(gi).__name__} when given tensors, so its result cannot be differentiated "
+            "again; the rule must use only operations that arrays and tensors share"
+        )
+    if gi._data.shape != parent._data.shape:
+        raise _edge_error(node, i, parent, gi._data)
+    if gi._data.dtype != parent._data.dtype:
+        gi = apply(P.ASTYPE, (gi,), (parent._data.dtype,))
+    return gi

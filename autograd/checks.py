@@ -4,7 +4,8 @@ The engine never builds a Jacobian. These tools do, on tiny shapes, to show that
 shortcuts of the primitive table are right:
 
 * :func:`numerical_jacobian`: ``J[:, j] = (f(x + ε e_j) - f(x - ε e_j)) / 2ε`` in float64.
-* :func:`gradcheck`: reverse mode's Jacobian (one backward per output element) against it.
+* :func:`gradcheck`: reverse mode's and forward mode's Jacobians against it, and with
+  ``order=2`` the derivatives of the derivatives in both modes.
 * :func:`dense_jacobian`: a primitive's full Jacobian written from the pattern column of
   docs/maths.md (diagonals, identity blocks, Kronecker products, selections), independently of its
   VJP and JVP rules, so a test can check ``vjp(g) == Jᵀ g`` and ``jvp(ẋ) == J ẋ``.
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from . import state
 from .primitives import PRIMITIVES
 from .state import no_grad
 from .tensor import Tensor
@@ -86,9 +88,13 @@ def reverse_jacobian(f: Callable, *inputs: Any) -> list[np.ndarray]:
     checked = [_is_checked(x) for x in inputs]
     arrays = [_as_float64(x) if c else None for x, c in zip(inputs, checked)]
     leaves = [Tensor(a, requires_grad=True) if c else inp for a, c, inp in zip(arrays, checked, inputs)]
-    out = f(*leaves)
+    # Inside a transform's scope, so that transforms f calls return tensors recorded for this one.
+    with state.transforming():
+        out = f(*leaves)
+    if not isinstance(out, Tensor):
+        out = Tensor(out)
     jacobians = [np.zeros((out.size, a.size)) if a is not None else None for a in arrays]
-    for row in range(out.size):
+    for row in range(out.size if out.requires_grad else 0):
         seed = np.zeros(out.size, dtype=out.dtype)
         seed[row] = 1
         for leaf, c in zip(leaves, checked):
@@ -101,18 +107,41 @@ def reverse_jacobian(f: Callable, *inputs: Any) -> list[np.ndarray]:
     return jacobians
 
 
+MODES = ("fwd", "rev")
+
+
 def gradcheck(
-    f: Callable, *inputs: Any, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3
+    f: Callable,
+    *inputs: Any,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    order: int = 1,
+    modes: tuple[str, ...] = MODES,
 ) -> bool:
-    """Check reverse-mode derivatives of ``f`` against float64 central differences.
+    """Check the derivatives of ``f`` against float64 central differences, in both modes.
 
     ``f`` takes tensors and returns a tensor. Arrays, numbers and tensors that require grad are
-    differentiated; tensors that do not are held constant. Both Jacobians are computed in
+    differentiated; tensors that do not are held constant. Every Jacobian is computed in
     float64 (float32 inputs are promoted, with a warning: finite differences in float32 carry
     errors near 1e-3). An entry passes when ``|analytic - numeric| <= atol + rtol |numeric|``.
 
-    Returns True, or raises :class:`GradcheckError` with the worst entry of each failing input.
+    * ``order=1``: reverse mode's Jacobian (``"rev"``, one backward per output element) and
+      forward mode's (``"fwd"``, one sweep per input element) against central differences.
+    * ``order=2`` also checks the derivatives of the derivatives, as PyTorch's gradgradcheck
+      and HIPS autograd's ``check_grads(order=2)`` do: for a fixed random cotangent ``u`` the
+      gradient ``x ↦ uᵀ J(x)`` differentiated by reverse mode (reverse over reverse), and for
+      a fixed random tangent ``v`` the directional derivative ``x ↦ J(x) v`` differentiated by
+      forward mode (forward over forward), each against central differences of the
+      first-order values.
+
+    Returns True, or raises :class:`GradcheckError` with the worst entry of each failing check.
     """
+    if order not in (1, 2):
+        raise ValueError(f"gradcheck: order must be 1 or 2, got {order!r}")
+    unknown = set(modes) - set(MODES)
+    if not modes or unknown:
+        raise ValueError(f"gradcheck: modes must be a non-empty subset of {MODES}, got {modes!r}")
     for k, x in enumerate(inputs):
         dtype = np.asarray(x._data if isinstance(x, Tensor) else x).dtype
         if _is_checked(x) and dtype.kind == "f" and dtype.itemsize < 8:
@@ -121,8 +150,20 @@ def gradcheck(
                 "differences in single precision are too inaccurate to judge a gradient",
                 stacklevel=2,
             )
+    failures: list[str] = []
     numeric = numerical_jacobian(f, *inputs, eps=eps)
-    analytic = reverse_jacobian(f, *inputs)
+    if "rev" in modes:
+        failures += _compare("reverse mode", reverse_jacobian(f, *inputs), numeric, inputs, atol, rtol)
+    if "fwd" in modes:
+        failures += _compare("forward mode", forward_jacobian(f, *inputs), numeric, inputs, atol, rtol)
+    if order == 2:
+        failures += _second_order(f, inputs, modes, eps, atol, rtol)
+    if failures:
+        raise GradcheckError("gradcheck failed:\n  " + "\n  ".join(failures))
+    return True
+
+
+def _compare(what: str, analytic: list, numeric: list, inputs: tuple, atol: float, rtol: float) -> list[str]:
     failures = []
     for k, (a, n) in enumerate(zip(analytic, numeric)):
         if n is None:
@@ -132,14 +173,92 @@ def gradcheck(
         if bad.any():
             row, col = np.unravel_index(np.argmax(np.where(bad, error, -1)), error.shape)
             failures.append(
-                f"input {k} (shape {np.shape(inputs[k])}): {int(bad.sum())} of {bad.size} Jacobian "
-                f"entries differ; worst at output {row}, input element {col}: "
-                f"reverse mode {a[row, col]:.6g} vs finite differences {n[row, col]:.6g} "
+                f"{what}, input {k} (shape {np.shape(inputs[k])}): {int(bad.sum())} of {bad.size} "
+                f"Jacobian entries differ; worst at output {row}, input element {col}: "
+                f"{what} {a[row, col]:.6g} vs finite differences {n[row, col]:.6g} "
                 f"(|diff| {error[row, col]:.3g})"
             )
-    if failures:
-        raise GradcheckError("gradcheck failed:\n  " + "\n  ".join(failures))
-    return True
+    return failures
+
+
+def forward_jacobian(f: Callable, *inputs: Any) -> list[np.ndarray]:
+    """Jacobians of ``f`` from forward mode: one sweep per input element (column by column)."""
+    from .functional import jacfwd
+
+    checked = [_is_checked(x) for x in inputs]
+    arrays = [_as_float64(x) if c else None for x, c in zip(inputs, checked)]
+    positions = [k for k, c in enumerate(checked) if c]
+    if not positions:
+        return [None] * len(inputs)
+
+    def of_checked(*xs):
+        args = list(inputs)
+        for k, x in zip(positions, xs):
+            args[k] = x
+        return f(*args)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # an input f ignores has a zero column
+        blocks = jacfwd(of_checked, argnums=tuple(range(len(positions))))(*[arrays[k] for k in positions])
+    jacobians: list = [None] * len(inputs)
+    for k, block in zip(positions, blocks):
+        block = np.asarray(block, dtype=np.float64)
+        out_size = int(np.prod(block.shape[: block.ndim - arrays[k].ndim]))
+        jacobians[k] = block.reshape(out_size, arrays[k].size)
+    return jacobians
+
+
+def _second_order(f: Callable, inputs: tuple, modes: tuple, eps: float, atol: float, rtol: float) -> list:
+    """The derivatives of ``x ↦ uᵀ J(x)`` (reverse) and ``x ↦ J(x) v`` (forward) against
+    central differences of those first-order maps."""
+    from .functional import jvp, vjp
+
+    checked = [_is_checked(x) for x in inputs]
+    positions = [k for k, c in enumerate(checked) if c]
+    if not positions:
+        return []
+    arrays = [_as_float64(inputs[k]) for k in positions]
+    rng = np.random.default_rng(0)
+    with no_grad():
+        first = [_as_float64(x) if c else None for x, c in zip(inputs, checked)]
+        out_shape = _call(f, first, checked, inputs, False)._data.shape
+    u = rng.standard_normal(out_shape)
+    vs = [rng.standard_normal(a.shape) for a in arrays]
+
+    def call(xs):
+        args = list(inputs)
+        for k, x in zip(positions, xs):
+            args[k] = x
+        return f(*args)
+
+    def flat(parts) -> Any:
+        """One vector of the parts (tensors when nested, arrays at top level)."""
+        from .primitives import CONCATENATE
+        from .tensor import apply
+
+        if all(isinstance(p, Tensor) for p in parts):
+            pieces = tuple(p.reshape(-1) for p in parts)
+            return pieces[0] if len(pieces) == 1 else apply(CONCATENATE, pieces, (0,))
+        return np.concatenate([np.asarray(getattr(p, "_data", p)).reshape(-1) for p in parts])
+
+    def pulled(*xs):  # x ↦ uᵀ J(x), all inputs' parts in one vector
+        return flat(vjp(lambda *ys: call(ys), *xs)[1](u))
+
+    def pushed(*xs):  # x ↦ J(x) v
+        return jvp(lambda *ys: call(ys), tuple(xs), tuple(vs))[1]
+
+    failures = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # second derivatives that vanish are fine
+        if "rev" in modes:
+            numeric = numerical_jacobian(pulled, *arrays, eps=eps)
+            analytic = reverse_jacobian(pulled, *arrays)
+            failures += _compare("reverse over reverse", analytic, numeric, tuple(arrays), atol, rtol)
+        if "fwd" in modes:
+            numeric = numerical_jacobian(pushed, *arrays, eps=eps)
+            analytic = forward_jacobian(pushed, *arrays)
+            failures += _compare("forward over forward", analytic, numeric, tuple(arrays), atol, rtol)
+    return failures
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,7 +292,37 @@ def _matmul_dense(w: np.ndarray, x: np.ndarray) -> list[np.ndarray]:
     return [np.kron(np.eye(n), x2.T), np.kron(w2, np.eye(m))]
 
 
+def _scatter_add_dense(g: np.ndarray, index: Any, shape: tuple) -> list[np.ndarray]:
+    def scatter(a):
+        out = np.zeros(shape)
+        np.add.at(out, index, a)
+        return out
+
+    return [_selection(scatter, g)]
+
+
+def _concatenate_dense(*args: Any) -> list[np.ndarray]:
+    """One identity block per input, at that input's offset along the axis."""
+    *xs, axis = args
+    blocks = []
+    for i, x in enumerate(xs):
+        others = [np.zeros(y.shape) for y in xs]
+
+        def place(a, i=i, others=others):
+            parts = list(others)
+            parts[i] = a
+            return np.concatenate(parts, axis=axis)
+
+        blocks.append(_selection(place, x))
+    return blocks
+
+
 _DENSE: dict[str, Callable[..., list[np.ndarray]]] = {
+    "identity": lambda x: [np.eye(x.size)],
+    "astype": lambda x, dtype: [np.eye(x.size)],
+    "getitem": lambda x, index: [_selection(lambda a: a[index], x)],
+    "scatter_add": _scatter_add_dense,
+    "concatenate": _concatenate_dense,
     "exp": lambda x: [_diagonal(np.exp(x))],
     "log": lambda x: [_diagonal(1.0 / x)],
     "reciprocal": lambda x: [_diagonal(-1.0 / (x * x))],
@@ -204,6 +353,8 @@ def dense_jacobian(name: str, *args: Any) -> list[np.ndarray]:
     if name not in _DENSE:
         raise KeyError(f"dense_jacobian: no dense Jacobian is written for primitive {name!r}")
     n_inputs = PRIMITIVES[name].n_inputs
+    if n_inputs < 0:  # any number of inputs, then one static argument (concatenate's axis)
+        n_inputs = len(args) - 1
     xs = [np.asarray(a, dtype=np.float64) for a in args[:n_inputs]]
     return _DENSE[name](*xs, *args[n_inputs:])
 

@@ -237,8 +237,8 @@ def problems(quick: bool = False) -> list[Problem]:
 
 COLUMNS = (
     "f", "n", "m", "forward sweeps", "reverse sweeps", "sweeps with colouring", "forward calls",
-    "reverse calls", "forward s", "reverse s", "fewer calls", "docs/maths.md predicts",
-    "agreement (max abs diff)",
+    "reverse calls", "forward s", "reverse s", "fewer calls",
+    "docs/maths.md predicts", "agreement (max abs diff)",
 )
 
 

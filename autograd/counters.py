@@ -174,8 +174,8 @@ def count() -> Iterator[Counts]:
 
 def announce_forward_sweep() -> None:
     """Tell the attached observers that ``f`` is about to be evaluated with tangents."""
-    if state.observed:
-        for observer in state.observers:
+    if state.local.observed:
+        for observer in state.local.observers:
             hook = getattr(observer, "on_forward_sweep", None)
             if hook is not None:
                 hook()

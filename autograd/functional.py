@@ -1,38 +1,67 @@
-"""The functional API: derivatives of a function, in the style of JAX.
+"""The functional API: derivatives of a function, in the style of JAX, composable to any depth.
 
 ``f`` takes tensors and returns a tensor, written once with engine operations. Both modes reuse
 the primitive table's rules through the choke point :func:`autograd.tensor.apply`:
 
-* forward mode (:func:`jvp`, :func:`jacfwd`) seeds the inputs with tangents and evaluates ``f``
-  once per seed, under ``no_grad``: dual numbers, no tape. One sweep gives ``J v``.
-* reverse mode (:func:`vjp`, :func:`grad`, :func:`jacrev`) records ``f`` once and runs
-  ``backward`` once per cotangent. One sweep gives ``uᵀ J``.
+* forward mode (:func:`jvp`, :func:`jacfwd`) seeds the inputs with tangents of a level of its
+  own and evaluates ``f`` once per seed: dual numbers, no tape. One sweep gives ``J v``.
+* reverse mode (:func:`vjp`, :func:`grad`, :func:`jacrev`) records ``f`` once and sweeps back
+  once per cotangent (:func:`autograd.backward.gradients`). One sweep gives ``uᵀ J``.
 
 For ``f: Rⁿ → Rᵐ`` the full Jacobian takes ``n`` forward sweeps or ``m`` reverse sweeps
-(docs/maths.md, "Forward vs reverse accumulation"); ``jacfwd(f, sparse=True)`` takes one forward sweep
-per colour of the Jacobian's columns (:mod:`autograd.sparsity`).
+(docs/maths.md, "Forward vs reverse accumulation"); ``jacfwd(f, sparse=True)`` takes one forward
+sweep per colour of the Jacobian's columns (:mod:`autograd.sparsity`).
 
-Primals may be arrays, lists, numbers or tensors (their values are used; the caller's tensors are
-never changed); results are ndarrays with the dtype and shape of what they differentiate.
-Arguments not selected by ``argnums`` are passed to ``f`` unchanged.
+**Composition.** Called at top level, a transform returns ndarrays. Called while another
+transform evaluates its function, it returns tensors recorded for that one: its inputs stay
+connected to the enclosing graph (through an ``identity`` node), reverse sweeps run with
+``create_graph`` (the rules on tensors), and each forward transform seeds a level of its own,
+so ``grad(grad(f))``, ``jvp(grad(f))`` (a Hessian-vector product), ``jacfwd(jacrev(f))`` and
+every other order compose, and closures over an outer transform's variables differentiate
+correctly. Nested reverse sweeps return gradients and write no ``.grad``.
+
+Primals may be pytrees (nested tuples, lists and dicts of arrays; :mod:`autograd.pytree`):
+derivatives have the same structure. Values are used, never the caller's tensors changed; at
+top level results are ndarrays with the dtype and shape of what they differentiate. Arguments
+not selected by ``argnums`` are passed to ``f`` unchanged.
+
+**No silent zeros.** When the output does not depend on a differentiated input (it went
+through ``.data``, ``.numpy()`` or ``detach()``, or ``f`` returned an array), the derivative
+is zero, and a warning says so and names the likely cause.
 """
 
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from . import sparsity
-from .backward import toposort
+from . import primitives as P
+from . import pytree, sparsity, state
+from .backward import gradients
 from .counters import announce_forward_sweep
 from .state import enable_grad, no_grad
-from .tensor import Tensor
+from .tensor import Tensor, _visible_levels, _wrap, apply
 
-Function = Callable[..., Tensor]
+Function = Callable[..., Any]
 ArgNums = int | Sequence[int]
+
+_local = state.local
+
+#: The warning for an output that does not depend on a differentiated input.
+INDEPENDENT = (
+    "{op}: the output does not depend on {what}, so its derivative is zero. If it should, the "
+    "computation was cut: reading .data, .numpy() or .item(), calling detach(), or building a "
+    "new array (np.array(t), a function returning an ndarray) leaves the graph; use the "
+    "tensor's own operations instead"
+)
+
+
+def _warn_independent(op: str, what: str) -> None:
+    warnings.warn(INDEPENDENT.format(op=op, what=what), UserWarning, stacklevel=4)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -40,15 +69,36 @@ ArgNums = int | Sequence[int]
 # ---------------------------------------------------------------------------------------------
 
 
-def _primal(op: str, value: Any, index: int, requires_grad: bool = False) -> Tensor:
-    """A fresh leaf holding ``value``; only floating-point values can be differentiated."""
-    leaf = Tensor(value.data if isinstance(value, Tensor) else value)
-    if leaf.dtype.kind != "f":
+def _is_tracked(value: Any) -> bool:
+    """Whether an enclosing transform differentiates ``value``."""
+    return isinstance(value, Tensor) and (
+        (value.requires_grad and _local.grad_enabled) or bool(_visible_levels(value))
+    )
+
+
+def _float_check(op: str, tensor: Tensor, index: int) -> Tensor:
+    if tensor.dtype.kind != "f":
         raise TypeError(
-            f"{op}: input {index} has dtype {leaf.dtype}; only floating-point inputs can be "
+            f"{op}: input {index} has dtype {tensor.dtype}; only floating-point inputs can be "
             "differentiated (pass floats, e.g. x.astype(np.float64))"
         )
-    if requires_grad:
+    return tensor
+
+
+def _input(op: str, value: Any, index: int, nested: bool, reverse: bool) -> Tensor:
+    """The tensor ``f`` is differentiated at, for one leaf of the primals.
+
+    Nested in another transform, a tracked value enters through an ``identity`` node, so the
+    enclosing transform still sees the dependence; otherwise a fresh leaf of its values.
+    Reverse transforms make it require grad (a tensor a sweep can stop at).
+    """
+    if nested and _is_tracked(value):
+        _float_check(op, value, index)
+        with enable_grad():
+            leaf = apply(P.IDENTITY, (value,))
+    else:
+        leaf = _float_check(op, Tensor(value.data if isinstance(value, Tensor) else value), index)
+    if reverse and not leaf.requires_grad:
         leaf.requires_grad = True
     return leaf
 
@@ -56,6 +106,8 @@ def _primal(op: str, value: Any, index: int, requires_grad: bool = False) -> Ten
 def _argnums(op: str, argnums: ArgNums, n_args: int) -> tuple[tuple[int, ...], bool]:
     """``argnums`` as a tuple of indices, and whether a single one was asked for."""
     single = isinstance(argnums, (int, np.integer))
+    if not single and not (isinstance(argnums, (tuple, list)) and argnums):
+        raise TypeError(f"{op}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
     nums = (int(argnums),) if single else tuple(int(k) for k in argnums)
     for k in nums:
         if not -n_args <= k < n_args:
@@ -66,24 +118,78 @@ def _argnums(op: str, argnums: ArgNums, n_args: int) -> tuple[tuple[int, ...], b
     return nums, single
 
 
-def _with_leaves(op: str, args: tuple, nums: tuple, requires_grad: bool) -> tuple[list, list[Tensor]]:
-    args = list(args)
-    leaves = []
-    for k in nums:
-        args[k] = _primal(op, args[k], k, requires_grad)
-        leaves.append(args[k])
-    return args, leaves
+class _Inputs:
+    """The selected arguments of ``f`` as pytrees of input tensors.
+
+    ``leaves`` lists the tensors differentiated, in order; ``args`` are ``f``'s arguments with
+    the selected ones rebuilt around them; :meth:`structure` puts per-leaf results back into the
+    shape of the selection (one pytree, or a tuple of them for several ``argnums``).
+    """
+
+    def __init__(self, op: str, args: tuple, nums: tuple, single: bool, nested: bool, reverse: bool):
+        self.args = list(args)
+        self.leaves: list[Tensor] = []
+        self.treedefs = []
+        self.single = single
+        for k in nums:
+            values, treedef = pytree.flatten(args[k])
+            tensors = [_input(op, v, k, nested, reverse) for v in values]
+            self.args[k] = pytree.unflatten(treedef, tensors)
+            self.leaves.extend(tensors)
+            self.treedefs.append(treedef)
+
+    def structure(self, per_leaf: Sequence) -> Any:
+        trees, start = [], 0
+        for treedef in self.treedefs:
+            stop = start + treedef.n_leaves
+            trees.append(pytree.unflatten(treedef, per_leaf[start:stop]))
+            start = stop
+        return trees[0] if self.single else tuple(trees)
 
 
-def _as_output(out: Any) -> Tensor:
-    return out if isinstance(out, Tensor) else Tensor(out)
+def _as_output(op: str, out: Any) -> Tensor:
+    if isinstance(out, Tensor):
+        return out
+    array = np.asarray(out)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{op}: f must return tensors or arrays (a pytree of them); got {type(out).__name__}"
+        )
+    return Tensor(array)
 
 
-def _sweep(f: Function, args: list) -> Tensor:
-    """One forward sweep: ``f`` on tangent-carrying inputs. Callers hold ``no_grad`` around their
-    sweeps, so nothing is recorded even for parameters that require grad."""
-    announce_forward_sweep()
-    return _as_output(f(*args))
+def _split_aux(op: str, result: Any, has_aux: bool) -> tuple[Any, Any]:
+    if not has_aux:
+        return result, None
+    if not (isinstance(result, (tuple, list)) and len(result) == 2):
+        raise TypeError(f"{op}: with has_aux=True, f must return a pair (output, aux)")
+    return result[0], result[1]
+
+
+def _result(value: Any, nested: bool) -> Any:
+    """What a transform hands back: tensors for an enclosing transform, else arrays."""
+    if nested:
+        return value if isinstance(value, Tensor) else _wrap(np.asarray(value))
+    return np.array(value._data if isinstance(value, Tensor) else value)
+
+
+def _aux_result(aux: Any, nested: bool) -> Any:
+    if nested:
+        return aux
+    return pytree.tree_map(lambda a: np.array(a._data) if isinstance(a, Tensor) else a, aux)
+
+
+def _zeros_like(t: Tensor, nested: bool, dtype: Any = None) -> Any:
+    zeros = np.zeros(t.shape, dtype=dtype or t.dtype)
+    return _wrap(zeros) if nested else zeros
+
+
+def _stack_rows(rows: list, shape: tuple) -> Tensor:
+    """Tensors of equal size stacked as the rows of one tensor, reshaped to ``shape``."""
+    flat = tuple(apply(P.RESHAPE, (r,), ((1, r.size),)) if isinstance(r, Tensor) else _wrap(r.reshape(1, -1))
+                 for r in rows)
+    stacked = flat[0] if len(flat) == 1 else apply(P.CONCATENATE, flat, (0,))
+    return apply(P.RESHAPE, (stacked,), (tuple(shape),))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,30 +197,106 @@ def _sweep(f: Function, args: list) -> Tensor:
 # ---------------------------------------------------------------------------------------------
 
 
-def jvp(f: Function, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """``(f(x), J ẋ)`` from one forward sweep: ``primals`` and ``tangents`` are tuples, one
-    tangent of each primal's shape per primal."""
+def _tangent_of(op: str, value: Any, tangent: Any, index: int, nested: bool) -> Any:
+    """The seed tangent for one primal leaf: checked, in the leaf's dtype, never the caller's
+    array itself (an array is copied; a tracked tensor is kept, so it can be differentiated)."""
+    if tangent is None:
+        raise TypeError(f"{op}: tangent {index} is None; pass an array of its primal's shape")
+    if nested and _is_tracked(tangent):
+        dot = tangent
+        shape, kind = tangent.shape, tangent.dtype.kind
+    else:
+        try:
+            dot = np.array(tangent.data if isinstance(tangent, Tensor) else tangent)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"{op}: tangent {index} is not a numeric array ({error})") from None
+        shape, kind = dot.shape, dot.dtype.kind
+    primal_shape = np.shape(value.data if isinstance(value, Tensor) else value)
+    if shape != primal_shape:
+        raise ValueError(f"{op}: tangent {index} has shape {shape} but its primal has shape {primal_shape}")
+    if kind not in "biuf":
+        raise TypeError(f"{op}: tangent {index} has non-numeric dtype {dot.dtype}")
+    return dot
+
+
+def _seed(leaf: Tensor, level: int, tangent: Any) -> None:
+    if tangent.__class__ is np.ndarray and tangent.dtype != leaf.dtype:
+        tangent = tangent.astype(leaf.dtype)
+    tangents = dict(leaf._tangents) if leaf._tangents else {}
+    tangents[level] = tangent
+    leaf._tangents = tangents
+
+
+class _ForwardSweep:
+    """Evaluate ``f`` once with tangent-carrying inputs: one forward sweep.
+
+    At top level the sweep runs under ``no_grad`` (parameters that require grad record
+    nothing); nested, the grad mode is left to the enclosing transform. Only the outermost of
+    nested sweeps is counted: nested dual numbers evaluate ``f`` once.
+    """
+
+    def __init__(self, nested: bool):
+        self.nested = nested
+
+    def __call__(self, f: Function, args: list) -> Any:
+        if not _local.sweeps:
+            announce_forward_sweep()
+        _local.sweeps += 1
+        try:
+            with state.transforming():
+                if self.nested:
+                    return f(*args)
+                with no_grad():
+                    return f(*args)
+        finally:
+            _local.sweeps -= 1
+
+
+def _output_tangent(out: Tensor, level: int) -> Any:
+    tangents = out._tangents
+    return None if not tangents else tangents.get(level)
+
+
+def jvp(f: Function, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+    """``(f(x), J ẋ)`` from one forward sweep.
+
+    ``primals`` and ``tangents`` are tuples with one entry per argument of ``f``, each a pytree
+    (tangents of the primals' structure and shapes). ``f`` may return a pytree of outputs; the
+    output tangents have its structure.
+    """
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError("jvp: primals and tangents must be tuples, one entry per argument of f")
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
-    args = []
-    for k, (value, tangent) in enumerate(zip(primals, tangents)):
-        leaf = _primal("jvp", value, k)
-        dot = np.asarray(tangent.data if isinstance(tangent, Tensor) else tangent)
-        if dot.shape != leaf.shape:
-            raise ValueError(
-                f"jvp: tangent {k} has shape {dot.shape} but its primal has shape {leaf.shape}"
-            )
-        if dot.dtype.kind not in "biuf":
-            raise TypeError(f"jvp: tangent {k} has non-numeric dtype {dot.dtype}")
-        leaf._tangent = dot.astype(leaf.dtype)  # a copy: the caller's array is never aliased
-        args.append(leaf)
-    with no_grad():
-        out = _sweep(f, args)
-    value = np.array(out.data)
-    tangent = out.tangent
-    return value, np.zeros_like(value) if tangent is None else np.array(tangent, dtype=value.dtype)
+    nested = _local.depth > 0
+    flat_tangents, tangent_defs = [], []
+    for k, (p, t) in enumerate(zip(primals, tangents)):
+        p_leaves, p_def = pytree.flatten(p)
+        t_leaves, t_def = pytree.flatten(t)
+        if p_def != t_def:
+            raise ValueError(f"jvp: tangent {k} does not have the structure of its primal")
+        flat_tangents.extend(_tangent_of("jvp", pv, tv, k, nested) for pv, tv in zip(p_leaves, t_leaves))
+        tangent_defs.append(t_def)
+    with state.new_level() as level:
+        inputs = _Inputs("jvp", tuple(primals), tuple(range(len(primals))), False, nested, reverse=False)
+        for leaf, dot in zip(inputs.leaves, flat_tangents):
+            _seed(leaf, level, dot)
+        result = _ForwardSweep(nested)(f, inputs.args)
+        outs, out_def = pytree.flatten(result)
+        outs = [_as_output("jvp", o) for o in outs]
+        values, dots = [], []
+        for o in outs:
+            dot = _output_tangent(o, level)
+            if dot is None:
+                if inputs.leaves:
+                    _warn_independent("jvp", "the inputs")
+                dot = _zeros_like(o, nested)
+            values.append(_result(o, nested))
+            if nested:
+                dots.append(dot if isinstance(dot, Tensor) else _wrap(dot))
+            else:
+                dots.append(np.asarray(_result(dot, nested), dtype=o.dtype))
+    return pytree.unflatten(out_def, values), pytree.unflatten(out_def, dots)
 
 
 def jacfwd(f: Function, argnums: ArgNums = 0, *, sparse: bool = False) -> Callable[..., Any]:
@@ -122,130 +304,158 @@ def jacfwd(f: Function, argnums: ArgNums = 0, *, sparse: bool = False) -> Callab
 
     Column ``j`` is ``J e_j``, one forward sweep per input element. With ``sparse=True`` the
     Jacobian's pattern is found first and columns that touch disjoint rows share a sweep
-    seeded with the sum of their basis vectors: one sweep per colour. For several ``argnums``
-    the result is a tuple, one Jacobian per selected argument.
+    seeded with the sum of their basis vectors: one sweep per colour (so ``jacfwd(grad(f),
+    sparse=True)`` is a sparse Hessian by colouring). For several ``argnums`` the result is a
+    tuple, one Jacobian per selected argument; pytree arguments and outputs give Jacobians of
+    the same structure (outputs outside, inputs inside).
     """
 
     @functools.wraps(f)
     def jacobian(*args: Any) -> Any:
         nums, single = _argnums("jacfwd", argnums, len(args))
-        args, leaves = _with_leaves("jacfwd", args, nums, requires_grad=False)
-        if sparse:
-            blocks, out = _sparse_columns(f, args, leaves)
-        else:
-            blocks, out = _dense_columns(f, args, leaves)
-        jacobians = tuple(_assemble(block, out, leaf) for block, leaf in zip(blocks, leaves))
-        return jacobians[0] if single else jacobians
+        nested = _local.depth > 0
+        with state.new_level() as level:
+            inputs = _Inputs("jacfwd", args, nums, single, nested, reverse=False)
+            sweep = _ForwardSweep(nested)
+            if sparse:
+                blocks, outs, out_def = _sparse_columns(f, inputs, level, sweep)
+            else:
+                blocks, outs, out_def = _dense_columns(f, inputs, level, sweep, nested)
+        return _assemble(blocks, outs, out_def, inputs, nested)
 
     return jacobian
 
 
-def _dense_columns(f: Function, args: list, leaves: list[Tensor]) -> tuple[list[np.ndarray], Tensor]:
-    """For each input, its ``(x.size, out.size)`` block of ``Jᵀ``: row ``j`` from the sweep
-    seeded with ``e_j``."""
-    out = None
-    blocks = []
-    for leaf in leaves:
+def _dense_columns(f, inputs: _Inputs, level: int, sweep: _ForwardSweep, nested: bool):
+    """``blocks[o][i]``: the Jacobian of output ``o`` with respect to input ``i`` as a list of
+    ``x.size`` columns (arrays of the output's size, or tensors when nested), one sweep each."""
+    leaves = inputs.leaves
+    outs = out_def = None
+    columns: list = [[] for _ in leaves]  # columns[i][j] = list over outputs
+    for i, leaf in enumerate(leaves):
         seed = np.zeros(leaf.size, dtype=leaf.dtype)
-        leaf._tangent = seed.reshape(leaf.shape)
-        block = None
-        try:
-            with no_grad():
-                for j in range(leaf.size):
-                    seed[j] = 1
-                    out = _sweep(f, args)
-                    if block is None:
-                        block = np.zeros((leaf.size, out.size), dtype=np.result_type(leaf.dtype, out.dtype))
-                    tangent = out.tangent
-                    if tangent is not None:
-                        # Copy before the seed changes: the output tangent may be a view of it.
-                        block[j] = tangent.reshape(-1)
-                    seed[j] = 0
-        finally:
-            leaf._tangent = None
-        blocks.append(block)
-    if out is None or any(block is None for block in blocks):
-        out = _primal_output(f, args)
-        blocks = [
-            np.zeros((leaf.size, out.size), dtype=np.result_type(leaf.dtype, out.dtype))
-            if block is None else block
-            for leaf, block in zip(leaves, blocks)
-        ]
-    return blocks, out
+        for j in range(leaf.size):
+            if nested:
+                seed = np.zeros(leaf.size, dtype=leaf.dtype)  # tangents may keep a view of it
+            seed[j] = 1
+            _seed(leaf, level, seed.reshape(leaf.shape))
+            for other in leaves:
+                if other is not leaf and other._tangents:
+                    other._tangents = {k: v for k, v in other._tangents.items() if k != level} or None
+            result = sweep(f, inputs.args)
+            flat, out_def = pytree.flatten(result)
+            outs = [_as_output("jacfwd", o) for o in flat]
+            column = []
+            for o in outs:
+                dot = _output_tangent(o, level)
+                if dot is None:
+                    column.append(None)
+                elif nested:
+                    column.append(dot if isinstance(dot, Tensor) else _wrap(np.array(dot)))
+                else:
+                    column.append(np.array(dot if dot.__class__ is np.ndarray else dot._data).reshape(-1))
+            columns[i].append(column)
+            if not nested:
+                seed[j] = 0  # nested, the recorded tangents keep the seed: each gets its own
+        if leaf._tangents:
+            leaf._tangents = {k: v for k, v in leaf._tangents.items() if k != level} or None
+    if outs is None:  # no input elements: evaluate once for the outputs' shapes
+        with no_grad(), state.transforming():
+            flat, out_def = pytree.flatten(f(*inputs.args))
+        outs = [_as_output("jacfwd", o) for o in flat]
+    blocks = [[[col[o] for col in columns[i]] for i in range(len(leaves))] for o in range(len(outs))]
+    return blocks, outs, out_def
 
 
-def _primal_output(f: Function, args: list) -> Tensor:
-    """``f`` evaluated without tangents (only to learn the output's shape and dtype)."""
-    with no_grad():
-        return _as_output(f(*args))
-
-
-def _sparse_columns(f: Function, args: list, leaves: list[Tensor]) -> tuple[list[np.ndarray], Tensor]:
-    """As :func:`_dense_columns`, with one sweep per colour of the Jacobian's columns.
+def _sparse_columns(f, inputs: _Inputs, level: int, sweep: _ForwardSweep):
+    """As :func:`_dense_columns`, with one sweep per colour of the Jacobian's columns (arrays).
 
     The sweep seeded with ``v = Σ_{j of colour c} e_j`` gives ``J v``, whose row ``i`` is
     ``J[i, j]`` for the one column ``j`` of colour ``c`` that touches row ``i`` (if any): the
     possible nonzeros of the pattern, grouped by their column's colour, say where each goes.
     """
-    pattern = _pattern(f, args, leaves)  # (out.size, n)
+    leaves = inputs.leaves
+    if _local.depth > 0:
+        raise NotImplementedError(
+            "jacfwd(sparse=True) inside another transform is not supported: use jacfwd(f) there, "
+            "or put the sparse jacfwd outermost (jacfwd(grad(f), sparse=True) is a sparse Hessian)"
+        )
+    pattern, out = _pattern(f, inputs)  # (out.size, n)
     colours = sparsity.colour_columns(pattern)
     n_colours = int(colours.max()) + 1 if colours.size else 0
     rows, columns = np.nonzero(pattern)
     by_colour = np.argsort(colours[columns], kind="stable")
     rows, columns = rows[by_colour], columns[by_colour]
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(colours[columns], minlength=n_colours))])
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(colours[columns], minlength=n_colours))]).astype(int)
     offsets = np.cumsum([0] + [leaf.size for leaf in leaves])
     seeds = [np.zeros(leaf.size, dtype=leaf.dtype) for leaf in leaves]
-    out = jacobian = None
-    try:
-        with no_grad():
-            for group in sparsity.colour_groups(colours):
-                colour = colours[group[0]]
-                # Seed every input with the sum of the basis vectors of this colour's columns.
-                for leaf, seed, start, stop in zip(leaves, seeds, offsets[:-1], offsets[1:]):
-                    mine = group[(group >= start) & (group < stop)] - start
-                    seed[:] = 0
-                    seed[mine] = 1
-                    leaf._tangent = seed.reshape(leaf.shape) if mine.size else None
-                out = _sweep(f, args)
-                if jacobian is None:
-                    dtype = np.result_type(*(leaf.dtype for leaf in leaves), out.dtype)
-                    jacobian = np.zeros((out.size, pattern.shape[1]), dtype=dtype)
-                tangent = out.tangent
-                if tangent is not None:
-                    i, j = rows[bounds[colour]:bounds[colour + 1]], columns[bounds[colour]:bounds[colour + 1]]
-                    jacobian[i, j] = tangent.reshape(-1)[i]
-    finally:
-        for leaf in leaves:
-            leaf._tangent = None
-    if out is None:
-        out = _primal_output(f, args)
-        dtype = np.result_type(*(leaf.dtype for leaf in leaves), out.dtype)
-        jacobian = np.zeros((out.size, pattern.shape[1]), dtype=dtype)
-    # Blocks of Jᵀ, as _dense_columns gives them (views, no copy).
-    blocks = [jacobian[:, start:stop].T for start, stop in zip(offsets[:-1], offsets[1:])]
-    return blocks, out
+    dtype = np.result_type(*(leaf.dtype for leaf in leaves), out.dtype)
+    jacobian = np.zeros((out.size, pattern.shape[1]), dtype=dtype)
+    for group in sparsity.colour_groups(colours):
+        colour = colours[group[0]]
+        # Seed every input with the sum of the basis vectors of this colour's columns.
+        for leaf, seed, start, stop in zip(leaves, seeds, offsets[:-1], offsets[1:]):
+            mine = group[(group >= start) & (group < stop)] - start
+            seed[:] = 0
+            seed[mine] = 1
+            if mine.size:
+                _seed(leaf, level, seed.reshape(leaf.shape))
+            elif leaf._tangents:
+                leaf._tangents = {k: v for k, v in leaf._tangents.items() if k != level} or None
+        result = _as_output("jacfwd", sweep(f, inputs.args))
+        tangent = _output_tangent(result, level)
+        if tangent is not None:
+            values = tangent if tangent.__class__ is np.ndarray else tangent._data
+            i, j = rows[bounds[colour]:bounds[colour + 1]], columns[bounds[colour]:bounds[colour + 1]]
+            jacobian[i, j] = values.reshape(-1)[i]
+    for leaf in leaves:
+        leaf._tangents = None
+    blocks = [[list(jacobian[:, start:stop].T) for start, stop in zip(offsets[:-1], offsets[1:])]]
+    return blocks, [out], pytree.LEAF
 
 
-def _pattern(f: Function, args: list, leaves: list[Tensor]) -> np.ndarray:
+def _pattern(f: Function, inputs: _Inputs) -> tuple[np.ndarray, Tensor]:
     """The Jacobian's pattern, from one recorded evaluation of ``f`` (not a sweep)."""
+    leaves = inputs.leaves
     for leaf in leaves:
         leaf.requires_grad = True
     try:
-        with enable_grad():
-            out = _as_output(f(*args))
-        return sparsity.graph_pattern(out, leaves)
+        with enable_grad(), state.transforming():
+            out = _as_output("jacfwd", f(*inputs.args))
+        return sparsity.graph_pattern(out, leaves), out
     finally:
         for leaf in leaves:
             leaf.requires_grad = False
 
 
-def _assemble(block: np.ndarray, out: Tensor, leaf: Tensor) -> np.ndarray:
-    """``Jᵀ`` rows back to a Jacobian of shape ``out.shape + x.shape``.
-
-    A transposed view, not a copy: copying a large Jacobian would cost more than its sweeps.
-    """
-    return block.T.reshape(out.shape + leaf.shape)
+def _assemble(blocks, outs, out_def, inputs: _Inputs, nested: bool) -> Any:
+    """Per output and input, the Jacobian of shape ``out.shape + x.shape`` from its columns."""
+    per_output = []
+    for o, out in enumerate(outs):
+        per_input = []
+        for i, leaf in enumerate(inputs.leaves):
+            cols = blocks[o][i]
+            dtype = np.result_type(leaf.dtype, out.dtype)
+            if nested:
+                cols = [c if c is not None else _wrap(np.zeros(out.shape, dtype=dtype)) for c in cols]
+                if not cols:
+                    per_input.append(_wrap(np.zeros(out.shape + leaf.shape, dtype=dtype)))
+                    continue
+                # Columns stacked as rows give Jᵀ; transposing the flat block gives J.
+                flat = _stack_rows(cols, (leaf.size, out.size))
+                per_input.append(apply(P.RESHAPE, (flat.T,), (out.shape + leaf.shape,)))
+            else:
+                if all(c is None for c in cols) and cols:
+                    _warn_independent("jacfwd", f"input {i}")
+                block = np.zeros((leaf.size, out.size), dtype=dtype)
+                for j, c in enumerate(cols):
+                    if c is not None:
+                        block[j] = c
+                # A transposed view, not a copy: copying a large Jacobian would cost more than
+                # its sweeps.
+                per_input.append(block.T.reshape(out.shape + leaf.shape))
+        per_output.append(inputs.structure(per_input))
+    return pytree.unflatten(out_def, per_output)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,91 +466,145 @@ def _assemble(block: np.ndarray, out: Tensor, leaf: Tensor) -> np.ndarray:
 class _Pullback:
     """``u ↦ uᵀ J``: one reverse sweep through the graph recorded by :func:`vjp`.
 
-    Backward accumulates into every leaf's ``.grad``; the pullback hands back the gradients of
-    its own inputs and puts every other tensor's ``.grad`` back as it was, so differentiating a
-    function that closes over parameters leaves their gradients alone.
+    Gradients are taken with :func:`autograd.backward.gradients`: no tensor's ``.grad`` is
+    written, so differentiating a function that closes over parameters leaves theirs alone.
+    Nested in another transform, the sweep records (``create_graph``) and returns tensors.
     """
 
-    def __init__(self, out: Tensor, leaves: list[Tensor]):
-        self._out = out
-        self._leaves = leaves
-        mine = {id(leaf) for leaf in leaves}
-        others = {}
-        for node in toposort(out):
-            others[id(node)] = node
-            for parent in node.parents:
-                if parent.requires_grad and id(parent) not in mine:
-                    others[id(parent)] = parent
-        others.pop(id(out), None)
-        self._others = list(others.values())
+    def __init__(self, op: str, outs: list, out_def, inputs: _Inputs, nested: bool):
+        self.op = op
+        self.outs = outs
+        self.out_def = out_def
+        self.inputs = inputs
+        self.nested = nested
+        self._warned = False
 
-    def __call__(self, cotangent: Any) -> tuple[np.ndarray, ...]:
-        out = self._out
-        u = np.asarray(cotangent.data if isinstance(cotangent, Tensor) else cotangent)
-        if u.shape != out.shape:
-            raise ValueError(f"vjp: the cotangent has shape {u.shape} but the output has shape {out.shape}")
-        for leaf in self._leaves:
-            leaf.grad = None
-        if out.requires_grad:
-            saved = [(t, t.grad) for t in self._others]
-            out_grad = out.grad
-            try:
-                out.backward(u, retain_graph=True)
-            finally:
-                for t, g in saved:
-                    t.grad = g
-                if all(out is not leaf for leaf in self._leaves):
-                    out.grad = out_grad
-        return tuple(
-            np.zeros(leaf.shape, dtype=leaf.dtype) if leaf.grad is None else leaf.grad
-            for leaf in self._leaves
-        )
+    def flat(self, cotangents: list) -> list:
+        """``uᵀ J`` per input leaf, for one cotangent per output leaf (``None``: zero)."""
+        leaves = self.inputs.leaves
+        roots, seeds = [], []
+        for out, u in zip(self.outs, cotangents):
+            if u is not None and out.requires_grad:
+                roots.append(out)
+                seeds.append(u)
+        grads = [None] * len(leaves)
+        if roots:
+            with enable_grad() if self.nested else no_grad():
+                grads = list(
+                    gradients(
+                        roots, leaves, seeds, create_graph=self.nested, allow_unused=True, retain_graph=True
+                    )
+                )
+        if any(g is None for g in grads) and not self._warned and leaves:
+            unused = [k for k, g in enumerate(grads) if g is None]
+            if len(roots) == len([o for o in self.outs if o.requires_grad]):
+                self._warned = True
+                what = "the inputs" if len(unused) == len(leaves) else f"input leaves {unused}"
+                _warn_independent(self.op, what)
+        results = []
+        for leaf, g in zip(leaves, grads):
+            if g is None:
+                results.append(_zeros_like(leaf, self.nested))
+            elif self.nested:
+                results.append(g)
+            else:
+                results.append(np.array(g._data))
+        return results
+
+    def __call__(self, cotangent: Any) -> tuple:
+        leaves_u, u_def = pytree.flatten(cotangent)
+        if u_def != self.out_def:
+            raise ValueError(f"{self.op}: the cotangent does not have the structure of f's output")
+        us = []
+        for out, u in zip(self.outs, leaves_u):
+            if self.nested and _is_tracked(u):
+                value = u
+            else:
+                if u is None:
+                    raise TypeError(f"{self.op}: a cotangent is None; pass an array of the output's shape")
+                value = np.asarray(u.data if isinstance(u, Tensor) else u)
+                if value.dtype.kind not in "biuf":
+                    raise TypeError(f"{self.op}: the cotangent has non-numeric dtype {value.dtype}")
+            if tuple(value.shape) != out.shape:
+                raise ValueError(
+                    f"{self.op}: the cotangent has shape {tuple(value.shape)} but the output has "
+                    f"shape {out.shape}"
+                )
+            us.append(value)
+        grads = self.flat(us)
+        per_arg = self.inputs.structure(grads)
+        return per_arg if isinstance(per_arg, tuple) else (per_arg,)
 
 
-def _record(op: str, f: Function, args: tuple, nums: tuple) -> tuple[Tensor, _Pullback]:
-    args, leaves = _with_leaves(op, args, nums, requires_grad=True)
-    with enable_grad():
-        out = _as_output(f(*args))
-    return out, _Pullback(out, leaves)
+def _record(op: str, f: Function, args: tuple, nums: tuple, single: bool, has_aux: bool):
+    """Record ``f`` at fresh inputs: ``(outs, out_def, aux, pullback)``."""
+    nested = _local.depth > 0
+    inputs = _Inputs(op, args, nums, single, nested, reverse=True)
+    with enable_grad(), state.transforming():
+        result = f(*inputs.args)
+    result, aux = _split_aux(op, result, has_aux)
+    flat, out_def = pytree.flatten(result)
+    outs = [_as_output(op, o) for o in flat]
+    return outs, out_def, aux, _Pullback(op, outs, out_def, inputs, nested)
 
 
-def vjp(f: Function, *primals: Any) -> tuple[np.ndarray, Callable[[Any], tuple[np.ndarray, ...]]]:
-    """``(f(x), pullback)`` where ``pullback(u)`` returns ``uᵀ J``, one array per primal.
+def vjp(f: Function, *primals: Any, has_aux: bool = False) -> tuple:
+    """``(f(x), pullback)`` where ``pullback(u)`` returns ``uᵀ J``, one pytree per primal.
 
-    ``f`` is recorded once; each call of ``pullback`` is one reverse sweep through it.
+    ``f`` is recorded once; each call of ``pullback`` is one reverse sweep through it. With
+    ``has_aux=True``, ``f`` returns ``(output, aux)`` and the result is
+    ``(f(x), pullback, aux)``.
     """
-    out, pullback = _record("vjp", f, primals, tuple(range(len(primals))))
-    return np.array(out.data), pullback
+    outs, out_def, aux, pullback = _record("vjp", f, primals, tuple(range(len(primals))), False, has_aux)
+    nested = pullback.nested
+    value = pytree.unflatten(out_def, [_result(o, nested) for o in outs])
+    if has_aux:
+        return value, pullback, _aux_result(aux, nested)
+    return value, pullback
 
 
-def value_and_grad(f: Function, argnums: ArgNums = 0) -> Callable[..., tuple[np.ndarray, Any]]:
+def value_and_grad(f: Function, argnums: ArgNums = 0, *, has_aux: bool = False) -> Callable[..., Any]:
     """``(f(x), ∇f(x))`` for ``f`` with a single-element output (a cost): one reverse sweep.
 
-    The gradient has the input's shape and dtype; several ``argnums`` give a tuple of them.
+    The gradient has the input's structure, shapes and dtypes; several ``argnums`` give a tuple.
+    With ``has_aux=True``, ``f`` returns ``(cost, aux)`` and the result is
+    ``((cost, aux), gradient)``, as in JAX.
     """
 
     @functools.wraps(f)
-    def value_and_gradient(*args: Any) -> tuple[np.ndarray, Any]:
+    def value_and_gradient(*args: Any) -> tuple[Any, Any]:
         nums, single = _argnums("grad", argnums, len(args))
-        out, pullback = _record("grad", f, args, nums)
-        if out.size != 1:
+        outs, out_def, aux, pullback = _record("grad", f, args, nums, single, has_aux)
+        if out_def != pytree.LEAF or outs[0].size != 1:
+            shape = outs[0].shape if out_def == pytree.LEAF else "a pytree"
             raise ValueError(
-                f"grad: f must return a single-element output (a scalar cost); got shape {out.shape}. "
+                f"grad: f must return a single-element output (a scalar cost); got {shape}. "
                 "Use jacrev or vjp for a vector output"
             )
-        grads = pullback(np.ones(out.shape, dtype=out.dtype))
-        return np.array(out.data), grads[0] if single else grads
+        out = outs[0]
+        if not out.requires_grad and pullback.inputs.leaves:
+            pullback._warned = True
+            _warn_independent("grad", "the inputs")
+        grads = pullback.inputs.structure(pullback.flat([np.ones(out.shape, dtype=out.dtype)]))
+        value = _result(out, pullback.nested)
+        if has_aux:
+            return (value, _aux_result(aux, pullback.nested)), grads
+        return value, grads
 
     return value_and_gradient
 
 
-def grad(f: Function, argnums: ArgNums = 0) -> Callable[..., Any]:
-    """``∇f(x)`` for ``f`` with a single-element output: ``grad(f)(x)`` has x's shape and dtype."""
-    value_and_gradient = value_and_grad(f, argnums)
+def grad(f: Function, argnums: ArgNums = 0, *, has_aux: bool = False) -> Callable[..., Any]:
+    """``∇f(x)`` for ``f`` with a single-element output: ``grad(f)(x)`` has x's shape and dtype.
+
+    With ``has_aux=True``, ``f`` returns ``(cost, aux)`` and the result is ``(gradient, aux)``.
+    """
+    value_and_gradient = value_and_grad(f, argnums, has_aux=has_aux)
 
     @functools.wraps(f)
     def gradient(*args: Any) -> Any:
-        return value_and_gradient(*args)[1]
+        value, g = value_and_gradient(*args)
+        return (g, value[1]) if has_aux else g
 
     return gradient
 
@@ -354,18 +618,96 @@ def jacrev(f: Function, argnums: ArgNums = 0) -> Callable[..., Any]:
     @functools.wraps(f)
     def jacobian(*args: Any) -> Any:
         nums, single = _argnums("jacrev", argnums, len(args))
-        out, pullback = _record("jacrev", f, args, nums)
-        leaves = pullback._leaves
-        rows = [
-            np.zeros((out.size, leaf.size), dtype=np.result_type(leaf.dtype, out.dtype)) for leaf in leaves
-        ]
-        seed = np.zeros(out.size, dtype=out.dtype)
-        for i in range(out.size):
-            seed[i] = 1
-            for block, g in zip(rows, pullback(seed.reshape(out.shape))):
-                block[i] = g.reshape(-1)
-            seed[i] = 0
-        jacobians = tuple(block.reshape(out.shape + leaf.shape) for block, leaf in zip(rows, leaves))
-        return jacobians[0] if single else jacobians
+        outs, out_def, _, pullback = _record("jacrev", f, args, nums, single, False)
+        nested = pullback.nested
+        leaves = pullback.inputs.leaves
+        per_output = []
+        for o, out in enumerate(outs):
+            rows: list = [[] for _ in leaves]
+            seed = np.zeros(out.size, dtype=out.dtype)
+            for r in range(out.size):
+                seed[r] = 1
+                us = [None] * len(outs)
+                us[o] = seed.reshape(out.shape).copy() if nested else seed.reshape(out.shape)
+                for i, g in enumerate(pullback.flat(us)):
+                    rows[i].append(g)
+                seed[r] = 0
+            per_input = []
+            for i, leaf in enumerate(leaves):
+                dtype = np.result_type(leaf.dtype, out.dtype)
+                if nested:
+                    if not rows[i]:
+                        per_input.append(_wrap(np.zeros(out.shape + leaf.shape, dtype=dtype)))
+                    else:
+                        per_input.append(_stack_rows(rows[i], out.shape + leaf.shape))
+                else:
+                    block = np.zeros((out.size, leaf.size), dtype=dtype)
+                    for r, g in enumerate(rows[i]):
+                        block[r] = g.reshape(-1)
+                    per_input.append(block.reshape(out.shape + leaf.shape))
+            per_output.append(pullback.inputs.structure(per_input))
+        return pytree.unflatten(out_def, per_output)
 
     return jacobian
+
+
+# ---------------------------------------------------------------------------------------------
+# Second order
+# ---------------------------------------------------------------------------------------------
+
+
+def hessian(f: Function, argnums: ArgNums = 0) -> Callable[..., Any]:
+    """The Hessian of ``f``, ``jacfwd(jacrev(f))``: shape ``out.shape + x.shape + x.shape``.
+
+    Reverse mode for the gradient (one sweep for a scalar ``f``), forward mode over it (one
+    sweep per input element), the cheapest pairing for a dense Hessian, as in JAX.
+    """
+    return jacfwd(jacrev(f, argnums), argnums)
+
+
+HVP_MODES = ("fwd-over-rev", "rev-over-fwd", "rev-over-rev", "fwd-over-fwd")
+
+
+def _vdot(a: Any, b: Any) -> Any:
+    """``<a, b>`` for tensors or arrays of the same shape."""
+    return (a * b).sum()
+
+
+def hvp(f: Function, x: Any, v: Any, mode: str = "fwd-over-rev") -> Any:
+    """``H v``, the Hessian of a scalar ``f`` at ``x`` times ``v``, without forming ``H``.
+
+    * ``fwd-over-rev``: ``jvp(grad(f), (x,), (v,))``: one forward sweep over one reverse one.
+    * ``rev-over-fwd``: ``grad(x ↦ J(x) v)``: one reverse sweep over one forward one.
+    * ``rev-over-rev``: ``grad(x ↦ <∇f(x), v>)``: a reverse sweep over a recorded one.
+    * ``fwd-over-fwd``: ``(H v)_i = jvp(x ↦ J(x) v, e_i)``: n forward sweeps, one per input
+      element, each evaluating ``f`` once with nested dual numbers.
+
+    The first three cost a small constant times a gradient, whatever ``n`` (Pearlmutter);
+    the last grows with ``n``. All four agree to rounding.
+    """
+    if mode not in HVP_MODES:
+        raise ValueError(f"hvp: mode must be one of {HVP_MODES}, got {mode!r}")
+    x_shape = np.shape(x.data if isinstance(x, Tensor) else x)
+    v_shape = np.shape(v.data if isinstance(v, Tensor) else v)
+    if x_shape != v_shape:
+        raise ValueError(f"hvp: v has shape {v_shape} but x has shape {x_shape}")
+
+    def directional(y: Any) -> Any:  # y ↦ J(y) v, forward mode
+        return jvp(f, (y,), (v,))[1]
+
+    if mode == "fwd-over-rev":
+        return jvp(grad(f), (x,), (v,))[1]
+    if mode == "rev-over-fwd":
+        return grad(directional)(x)
+    if mode == "rev-over-rev":
+        return grad(lambda y: _vdot(grad(f)(y), v))(x)
+    # fwd-over-fwd: e_iᵀ H v, one outer forward sweep per element.
+    x_array = np.asarray(x.data if isinstance(x, Tensor) else x)
+    out = np.zeros(x_array.size, dtype=np.result_type(x_array.dtype, np.float64) if x_array.dtype.kind != "f"
+                   else x_array.dtype)
+    basis = np.zeros(x_array.size, dtype=out.dtype)
+    for i in range(x_array.size):
+        basis[i] = 1
+        out[i] = np.asarray(jvp(directional, (x,), (basis.reshape(x_shape).copy(),))[1]).reshape(())
+        basis[i] = 0
+    return out.reshape(x_shape)

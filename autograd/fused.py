@@ -16,7 +16,11 @@ the primitives it stands for:
   softmax over axis 0 (classes are rows) and max-shifted, so logits of ±1000 stay finite.
   With ``A = softmax(Z)`` and ``s = Σ_axis0 Y`` (1 for one-hot columns):
   ``dZ = g (A ⊙ s - Y)/m``, ``dY = -g log A / m``, ``J̇ = -(1/m) Σ (Ẏ ⊙ log A + Ż ⊙ (Y - A ⊙ s))``.
-  The forward keeps ``A`` for the VJP that normally follows it.
+  The node keeps ``A`` (a residual of its forward) for the VJP that normally follows it.
+
+Both are differentiable again: their rules use only operations arrays and tensors share, and
+on tensors the softmax is recorded from core primitives, so second derivatives (Hessians of a
+network's cost) come from the same rules.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from . import checks, sparsity
-from .primitives import PRIMITIVES, Primitive, register, sum_to
+from .primitives import PRIMITIVES, Primitive, broadcast, register, sum_to
 from .tensor import Tensor, _constant, _fmt, apply
 
 
@@ -89,7 +93,7 @@ def _linear_jvp(x_dots, ans, w, x, b):
         term = w @ x_dot
         out = term if out is None else out + term
     if b_dot is not None:
-        out = np.broadcast_to(b_dot, ans.shape) if out is None else out + b_dot
+        out = broadcast(b_dot, tuple(ans.shape)) if out is None else out + b_dot
     return out
 
 
@@ -136,7 +140,13 @@ def linear(w: Any, x: Any, b: Any) -> Tensor:
 
 def _softmax_parts(z):
     """``(log softmax(Z), softmax(Z))`` over axis 0, shifted by each column's maximum, so no
-    exp overflows and no log sees less than 1."""
+    exp overflows and no log sees less than 1. On a tensor ``Z`` both are recorded graphs of
+    core primitives (the shift is a constant: the result does not depend on it)."""
+    if isinstance(z, Tensor):
+        shifted = z - z.data.max(axis=0, keepdims=True)
+        e = shifted.exp()
+        total = e.sum(axis=0, keepdims=True)
+        return shifted - total.log(), e * total.reciprocal()
     s = z - z.max(axis=0, keepdims=True)
     e = np.exp(s)
     total = e.sum(axis=0, keepdims=True)
@@ -145,52 +155,41 @@ def _softmax_parts(z):
     return s, e
 
 
-def _log_softmax(z):
-    return _softmax_parts(z)[0]
-
-
-#: ``(Z, softmax(Z))`` of the latest forward. Backward normally follows its own forward, so the
-#: VJP takes ``A`` from here instead of recomputing it (a max, an exp, a log and two reductions
-#: per step); for any other ``Z`` (identity, not equality) it recomputes. Holding ``Z`` keeps
-#: the identity test sound: the array cannot be freed and its id reused.
-_latest: tuple = (None, None)
-
-
-def _softmax(z):
-    latest_z, a = _latest
-    return a if latest_z is z else _softmax_parts(z)[1]
-
-
 def _ce_forward(z, y):
-    global _latest
+    # The softmax is returned with the value: apply keeps it with the node (a residual, the
+    # last static argument of the rules), so the VJP that normally follows reuses it.
     logp, a = _softmax_parts(z)
-    _latest = (z, a)
-    return -(y * logp).sum() / z.shape[1]
+    a.flags.writeable = False
+    return np.asarray(-(y * logp).sum() / z.shape[1]), a
 
 
-def _ce_vjp_z(g, ans, z, y):
-    # dZ = g (A ⊙ s - Y)/m, into a new array (A itself may be the forward's, kept for reuse).
-    dz = _softmax(z) * y.sum(axis=0, keepdims=True)
-    dz -= y
-    dz *= g / z.shape[1]
-    return dz
+def _softmax_of(z, a):
+    """``softmax(Z)``: the node's residual on arrays; on a tensor ``Z``, recorded anew, so the
+    rule stays differentiable."""
+    return _softmax_parts(z)[1] if isinstance(z, Tensor) else a
 
 
-def _ce_vjp_y(g, ans, z, y):
-    logp = _log_softmax(z)
-    logp *= -g / z.shape[1]
-    return logp
+def _ce_vjp_z(g, ans, z, y, a):
+    # dZ = g (A ⊙ s - Y)/m
+    dz = _softmax_of(z, a) * y.sum(axis=0, keepdims=True) - y
+    return dz * (g * (1.0 / z.shape[1]))
 
 
-def _ce_jvp(x_dots, ans, z, y):
+def _ce_vjp_y(g, ans, z, y, a):
+    # dY = -g log A / m
+    logp = _softmax_parts(z)[0]
+    return logp * (g * (-1.0 / z.shape[1]))
+
+
+def _ce_jvp(x_dots, ans, z, y, a):
     z_dot, y_dot = x_dots
-    logp, a = _softmax_parts(z)
-    total = 0.0
+    total = None
     if y_dot is not None:
-        total = total + (y_dot * logp).sum()
+        total = (y_dot * _softmax_parts(z)[0]).sum()
     if z_dot is not None:
-        total = total + (z_dot * (y - a * y.sum(axis=0, keepdims=True))).sum()
-    return np.asarray(-total / z.shape[1])
+        term = (z_dot * (y - _softmax_of(z, a) * y.sum(axis=0, keepdims=True))).sum()
+        total = term if total is None else total + term
+    return total * (-1.0 / z.shape[1])
 
 
 SOFTMAX_CROSS_ENTROPY = register(
@@ -239,7 +238,7 @@ def _linear_dense(w, x, b):
 def _ce_dense(z, y):
     """Per column, ``d log softmax(z)/dz = I - 1 aᵀ`` chained with ``J = -(1/m) Σ y ⊙ log a``."""
     n, m = z.shape
-    logp = _log_softmax(z)
+    logp = _softmax_parts(z)[0]
     a = np.exp(logp)
     dz = np.zeros((n, m))
     for j in range(m):
@@ -261,7 +260,7 @@ def _linear_pattern(deps, xs, ans):
     return parts[0] if len(parts) == 1 else parts[0] | parts[1]
 
 
-def _ce_pattern(deps, xs, ans):
+def _ce_pattern(deps, xs, ans, residual=None):
     """J depends on every tracked ``Y``, and on column j of ``Z`` where that column of ``Y`` can
     be nonzero (``dZ[:, j] = (A s - Y)[:, j]/m`` vanishes with ``Y[:, j]``); with a single class
     it is constant."""

@@ -20,8 +20,17 @@ Rules are grouped by kind, so a derivative is written once:
 
 Rule signatures read the same everywhere: ``forward(*xs, *static)``,
 ``vjps[i](g, ans, *xs, *static)`` and ``jvp(x_dots, ans, *xs, *static)``, where ``xs`` are the
-input arrays, ``static`` the op's non-differentiable parameters (an axis, a shape) and
+input arrays (or tensors), ``static`` the op's non-differentiable parameters (an axis, a shape) and
 ``x_dots`` holds one tangent per input, ``None`` for an input with no tangent (a zero tangent).
+
+**Every rule is differentiable.** The rules use only operations that NumPy arrays and tensors
+share (``*``, ``/``, ``@``, ``.T``, ``.sum``, ``.reshape``, ``.transpose``) and the helpers
+below (:func:`broadcast`, :func:`sum_to`, :func:`lift`, :func:`values`), which run NumPy on
+arrays and record nodes on tensors. So one definition serves twice: on arrays it is the
+first-order fast path; on tensors (``gradients(..., create_graph=True)``, nested transforms) it
+records its own graph, which can be differentiated again, to any order. A rule may read the
+values of an input only for something piecewise constant (relu's mask): anything else read
+from ``values(x)`` would cut the graph of the derivative.
 
 A VJP returns either a new array or something shared: ``g`` itself (add), a view of it
 (reshape, transpose, broadcasts) or an input. Backward relies on this to add later
@@ -34,10 +43,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 Array = np.ndarray
+_ndarray = np.ndarray
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -45,14 +56,15 @@ class Primitive:
     """One differentiable operation: its forward map and both of its derivative rules.
 
     ``jacobian`` names the sparsity pattern of the Jacobian that the rules exploit; the graph
-    pictures show it as a badge.
+    pictures show it as a badge. ``n_inputs`` is -1 for an op of any number of inputs
+    (``concatenate``), whose ``vjps[i]`` exist for every ``i``.
     """
 
     name: str
     kind: str
     n_inputs: int
     forward: Callable[..., Array]
-    vjps: tuple[Callable[..., Array], ...]
+    vjps: Any
     jvp: Callable[..., Array]
     jacobian: str
     #: For a fused primitive (``autograd.fused``), the primitives whose composed graph it
@@ -72,6 +84,45 @@ def register(primitive: Primitive) -> Primitive:
     return primitive
 
 
+# ---------------------------------------------------------------------------------------------
+# Rules that run on arrays and on tensors
+# ---------------------------------------------------------------------------------------------
+
+#: The engine's tensor type, its choke point and its constant wrapper, filled in by
+#: ``autograd.tensor`` (which imports this module, so this one cannot import it).
+Tensor: Any = None
+_apply: Callable = None  # type: ignore[assignment]
+_wrap: Callable = None  # type: ignore[assignment]
+
+
+def values(x: Any) -> Array:
+    """The array of values of ``x`` (an array or a tensor), for piecewise-constant factors."""
+    return x if x.__class__ is _ndarray else x._data
+
+
+def lift(prim: Primitive, args: tuple, static: tuple = ()) -> Any:
+    """``prim`` applied to ``args``: its NumPy forward on arrays, a recorded node when any
+    argument is a tensor (the others then enter as constants)."""
+    for a in args:
+        if isinstance(a, Tensor):
+            tensors = tuple(a if isinstance(a, Tensor) else _wrap(np.asarray(a)) for a in args)
+            return _apply(prim, tensors, static)
+    return prim.forward(*args, *static)
+
+
+def evaluate(prim: Primitive, xs: tuple, static: tuple = ()) -> tuple[Array, tuple]:
+    """``(ans, static)`` for the rules of ``prim`` at arrays ``xs``, as ``apply`` gives them.
+
+    A forward may return ``(ans, residual)``: something its rules reuse (softmax
+    cross-entropy's softmax), which becomes the last static argument of its rules.
+    """
+    ans = prim.forward(*xs, *static)
+    if ans.__class__ is tuple:
+        ans, residual = ans
+        static = (*static, residual)
+    return np.asarray(ans), static
+
+
 def elementwise(name: str, forward: Callable, chain: Callable, jacobian: str = "diag") -> Primitive:
     """An op applied to each element: ``J = diag(f'(x))``.
 
@@ -89,13 +140,14 @@ def elementwise(name: str, forward: Callable, chain: Callable, jacobian: str = "
 def linear(name: str, forward: Callable, transpose: Callable, jacobian: str) -> Primitive:
     """A unary linear map ``L``: ``ans_dot = L(x_dot)`` and ``dx = L^T(g)``.
 
-    ``forward(x, *static)`` is ``L``; ``transpose(g, ans, x, *static)`` is ``L^T``.
+    ``forward(x, *static)`` is ``L`` on arrays; ``transpose(g, ans, x, *static)`` is ``L^T``.
     """
 
     def jvp(x_dots, ans, x, *static):
-        return forward(x_dots[0], *static)
+        return lift(primitive, (x_dots[0],), static)
 
-    return register(Primitive(name, "linear", 1, forward, (transpose,), jvp, jacobian))
+    primitive = register(Primitive(name, "linear", 1, forward, (transpose,), jvp, jacobian))
+    return primitive
 
 
 def bilinear(name: str, forward: Callable, vjp_x: Callable, vjp_y: Callable, jacobian: str) -> Primitive:
@@ -104,12 +156,13 @@ def bilinear(name: str, forward: Callable, vjp_x: Callable, vjp_y: Callable, jac
     def jvp(x_dots, ans, x, y):
         x_dot, y_dot = x_dots
         if y_dot is None:
-            return forward(x_dot, y)
+            return lift(primitive, (x_dot, y))
         if x_dot is None:
-            return forward(x, y_dot)
-        return forward(x_dot, y) + forward(x, y_dot)
+            return lift(primitive, (x, y_dot))
+        return lift(primitive, (x_dot, y)) + lift(primitive, (x, y_dot))
 
-    return register(Primitive(name, "bilinear", 2, forward, (vjp_x, vjp_y), jvp, jacobian))
+    primitive = register(Primitive(name, "bilinear", 2, forward, (vjp_x, vjp_y), jvp, jacobian))
+    return primitive
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,12 +175,7 @@ def bilinear(name: str, forward: Callable, vjp_x: Callable, vjp_y: Callable, jac
 MATERIALIZE_LIMIT = 1 << 14
 
 
-def broadcast(x: Array, shape: tuple[int, ...]) -> Array:
-    """``x`` replicated along new leading and size-1 axes up to ``shape``.
-
-    Small results are new arrays, large ones read-only views; either way the values are
-    ``np.broadcast_to(x, shape)``'s.
-    """
+def _broadcast_array(x: Array, shape: tuple[int, ...]) -> Array:
     if math.prod(shape) > MATERIALIZE_LIMIT:
         return np.broadcast_to(x, shape)
     out = np.empty(shape, dtype=x.dtype)
@@ -135,7 +183,18 @@ def broadcast(x: Array, shape: tuple[int, ...]) -> Array:
     return out
 
 
-def sum_to(g: Array, shape: tuple[int, ...]) -> Array:
+def broadcast(x: Any, shape: tuple[int, ...]) -> Any:
+    """``x`` replicated along new leading and size-1 axes up to ``shape``.
+
+    On arrays, small results are new arrays and large ones read-only views, with the values of
+    ``np.broadcast_to(x, shape)``; on tensors, a ``broadcast_to`` node.
+    """
+    if x.__class__ is _ndarray:
+        return _broadcast_array(x, shape)
+    return x if tuple(x.shape) == tuple(shape) else _apply(BROADCAST_TO, (x,), (tuple(shape),))
+
+
+def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
     """Sum ``g`` down to ``shape``: the transpose of broadcasting ``shape`` up to ``g.shape``.
 
     Leading axes that broadcasting added are summed away, and so are axes where ``shape`` has
@@ -148,7 +207,7 @@ def sum_to(g: Array, shape: tuple[int, ...]) -> Array:
         return g.sum(axis=1, keepdims=True)  # a bias (n, 1) over m columns: the common case
     lead = g.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
+        lead + i for i, n in enumerate(shape) if n == 1 and g_shape[lead + i] != 1
     )
     out = g.sum(axis=axes, keepdims=True)
     return out.reshape(shape) if lead else out
@@ -178,10 +237,11 @@ def _zero(dtype) -> Array:
     return zero
 
 
+# The mask x > 0 is piecewise constant, so it is read from the values: f'' = 0 almost everywhere.
 RELU = elementwise(
     "relu",
     lambda x: np.maximum(x, _zero(x.dtype)),
-    lambda v, ans, x: v * (x > _zero(x.dtype)),
+    lambda v, ans, x: v * (values(x) > _zero(x.dtype)),
     "0/1 diag",
 )
 
@@ -190,6 +250,19 @@ RELU = elementwise(
 # ---------------------------------------------------------------------------------------------
 
 NEG = linear("neg", np.negative, lambda g, ans, x: -g, "-I")
+# identity: a new node with the same values, through which an inner transform's input stays
+# connected to the enclosing one's graph.
+IDENTITY = linear("identity", lambda x: x, lambda g, ans, x: g, "I")
+
+
+def _cast(g: Any, dtype: Any) -> Any:
+    if g.dtype == dtype:
+        return g
+    return g.astype(dtype) if g.__class__ is _ndarray else _apply(ASTYPE, (g,), (np.dtype(dtype),))
+
+
+# astype: the identity map between dtypes; its transpose casts back.
+ASTYPE = linear("astype", lambda x, dtype: x.astype(dtype), lambda g, ans, x, dtype: _cast(g, x.dtype), "I")
 
 
 def _add_jvp(x_dots, ans, x, y):
@@ -210,7 +283,7 @@ ADD = register(
 # transpose sums g over the replicated axes.
 BROADCAST_TO = linear(
     "broadcast_to",
-    broadcast,
+    _broadcast_array,
     lambda g, ans, x, shape: sum_to(g, x.shape),
     "replicate",
 )
@@ -227,23 +300,103 @@ def _sum_vjp(g, ans, x, axis, keepdims):
     if not keepdims:
         kept = tuple(1 if axis is None or k in axis else n for k, n in enumerate(x.shape))
         g = g.reshape(kept)
-    return broadcast(g, x.shape)
+    return broadcast(g, tuple(x.shape))
 
 
 SUM = linear("sum", _sum, _sum_vjp, "row of ones")
 
 
 def _inverse_permutation(axes):
-    return tuple(np.argsort(axes))
+    return tuple(int(a) for a in np.argsort(axes))
 
 
 TRANSPOSE = linear(
     "transpose",
     np.transpose,
-    lambda g, ans, x, axes: np.transpose(g, _inverse_permutation(axes)),
+    lambda g, ans, x, axes: g.transpose(_inverse_permutation(axes)),
     "permutation",
 )
-RESHAPE = linear("reshape", np.reshape, lambda g, ans, x, shape: np.reshape(g, x.shape), "permutation")
+RESHAPE = linear("reshape", np.reshape, lambda g, ans, x, shape: g.reshape(tuple(x.shape)), "permutation")
+
+
+# getitem and scatter_add are each other's transposes: x[index] selects, scatter_add puts g back
+# into zeros of x's shape, adding where an index repeats.
+def _is_basic(index: tuple) -> bool:
+    """Whether ``index`` holds only ints, slices, None and Ellipsis (no element is picked twice)."""
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in index)
+
+
+def _scatter_add(g, index, shape):
+    out = np.zeros(shape, dtype=g.dtype)
+    if _is_basic(index):
+        out[index] = g
+    else:
+        np.add.at(out, index, g)
+    return out
+
+
+GETITEM = linear(
+    "getitem",
+    lambda x, index: np.asarray(x[index]),
+    lambda g, ans, x, index: lift(SCATTER_ADD, (g,), (index, tuple(x.shape))),
+    "selection",
+)
+SCATTER_ADD = linear(
+    "scatter_add",
+    _scatter_add,
+    lambda g, ans, x, index, shape: lift(GETITEM, (g,), (index,)),
+    "selection",
+)
+
+
+def _concatenate_vjp(i: int) -> Callable:
+    def vjp(g, ans, *args):
+        *xs, axis = args
+        start = sum(x.shape[axis] for x in xs[:i])
+        index = (slice(None),) * axis + (slice(start, start + xs[i].shape[axis]),)
+        return lift(GETITEM, (g,), (index,))
+
+    return vjp
+
+
+class _PerInput:
+    """``vjps`` of an op with any number of inputs: ``vjps[i]`` is made on demand."""
+
+    __slots__ = ("make", "cache")
+
+    def __init__(self, make: Callable[[int], Callable]) -> None:
+        self.make = make
+        self.cache: dict = {}
+
+    def __getitem__(self, i: int) -> Callable:
+        rule = self.cache.get(i)
+        if rule is None:
+            rule = self.cache[i] = self.make(i)
+        return rule
+
+
+def _concatenate_jvp(x_dots, ans, *args):
+    *xs, axis = args
+    if all(d is None for d in x_dots):
+        return None
+    parts = [
+        d if d is not None else np.zeros(values(x).shape, dtype=values(ans).dtype)
+        for d, x in zip(x_dots, xs)
+    ]
+    return lift(CONCATENATE, tuple(parts), (axis,))
+
+
+CONCATENATE = register(
+    Primitive(
+        "concatenate",
+        "linear",
+        -1,
+        lambda *args: np.concatenate(args[:-1], axis=args[-1]),
+        _PerInput(_concatenate_vjp),
+        _concatenate_jvp,
+        "I blocks",
+    )
+)
 
 # ---------------------------------------------------------------------------------------------
 # Bilinear: mul and matmul
@@ -252,10 +405,15 @@ RESHAPE = linear("reshape", np.reshape, lambda g, ans, x, shape: np.reshape(g, x
 MUL = bilinear("mul", np.multiply, lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x, "diag")
 
 
+def _outer(a, b):
+    """``a ⊗ b``: ``a`` with one new axis per axis of ``b``, times ``b`` (arrays or tensors)."""
+    return a.reshape(tuple(a.shape) + (1,) * b.ndim) * b
+
+
 def _matmul_vjp_x(g, ans, x, y):
     """dW = G X^T (with the vector cases of ``W @ X`` written out)."""
     if y.ndim == 1:
-        return np.multiply.outer(g, y) if x.ndim == 2 else g * y
+        return _outer(g, y) if x.ndim == 2 else g * y
     if x.ndim == 1:
         return y @ g
     return g @ y.T
@@ -264,7 +422,7 @@ def _matmul_vjp_x(g, ans, x, y):
 def _matmul_vjp_y(g, ans, x, y):
     """dX = W^T G (with the vector cases of ``W @ X`` written out)."""
     if x.ndim == 1:
-        return np.multiply.outer(x, g) if y.ndim == 2 else g * x
+        return _outer(x, g) if y.ndim == 2 else g * x
     return x.T @ g
 
 

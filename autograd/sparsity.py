@@ -119,8 +119,30 @@ def _reshape(deps, xs, ans, shape) -> Pattern:
     return deps[0].reshape(tuple(shape) + deps[0].shape[-1:])
 
 
-for _name in ("exp", "log", "reciprocal", "relu", "neg"):
+def _getitem(deps, xs, ans, index) -> Pattern:
+    """A selection: each output element is the input element it picks."""
+    return np.asarray(deps[0][index])
+
+
+def _scatter_add(deps, xs, ans, index, shape) -> Pattern:
+    """Each output element depends on every input element added into it."""
+    out = np.zeros(tuple(shape) + deps[0].shape[-1:], dtype=bool)
+    np.logical_or.at(out, index, deps[0])
+    return out
+
+
+def _concatenate(deps, xs, ans, axis) -> Pattern:
+    """The inputs' patterns side by side (nothing where an input is a constant)."""
+    n = next(d for d in deps if d is not None).shape[-1]
+    parts = [np.zeros(x.shape + (n,), dtype=bool) if d is None else d for d, x in zip(deps, xs)]
+    return np.concatenate(parts, axis=axis)
+
+
+for _name in ("exp", "log", "reciprocal", "relu", "neg", "identity", "astype"):
     register_pattern_rule(_name, _same)
+register_pattern_rule("getitem", _getitem)
+register_pattern_rule("scatter_add", _scatter_add)
+register_pattern_rule("concatenate", _concatenate)
 register_pattern_rule("add", _add)
 register_pattern_rule("mul", _mul)
 register_pattern_rule("matmul", _matmul)

@@ -1,95 +1,250 @@
-"""The engine's global switches: gradient recording, and the observers of the slow path.
+"""The engine's switches: gradient recording, name scopes, observers and forward-mode levels.
 
-They are module attributes rather than thread-locals: reading one costs a single attribute
-lookup on the hot path. Like NumPy's error state, they are process-wide.
+Each thread has its own (as PyTorch holds grad mode per thread): a thread sitting in
+``no_grad`` does not stop another from recording, and one thread's anomaly mode or counters do
+not see another's operations. Each thread has a :class:`Switches` object, ``thread.s``; the hot
+path fetches it once per operation. ``state.local.grad_enabled`` (and reading them as module
+attributes, ``state.grad_enabled``) gives the calling thread's value.
+
+The mutation clock is the one process-wide value: a tensor's data may be replaced in one
+thread and differentiated in another.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import itertools
+import sys
+import threading
 from collections.abc import Iterator
+from typing import Any
 
-#: Record operations for reverse mode. ``no_grad`` turns it off.
-grad_enabled: bool = True
 
-#: Something is watching the engine (counters, anomaly detection). The hot path checks this one
-#: flag and takes the slow path only when it is set, so the watchers cost nothing when off.
-observed: bool = False
+class Switches:
+    """One thread's switches (each thread starts with these values)."""
 
-#: Objects with ``on_apply(prim, inputs, out)`` (every primitive application; ``out.tangent`` is
-#: set when its JVP ran too), ``on_backward(root)`` (each backward pass) and
-#: ``on_vjp(node, index, gradient)`` (each VJP rule's raw result) methods.
-observers: list = []
+    __slots__ = ("grad_enabled", "observed", "observers", "scope", "levels", "cap", "depth", "sweeps")
 
-#: The module path ("layers.0") under which operations are being recorded, or None. Set with
-#: :func:`scope`; nodes remember it so that pictures can group them by layer.
-scope: str | None = None
+    def __init__(self) -> None:
+        #: Record operations for reverse mode. ``no_grad`` turns it off.
+        self.grad_enabled = True
+        #: Something is watching the engine (counters, anomaly detection). The hot path checks
+        #: this one flag and takes the slow path only when it is set.
+        self.observed = False
+        #: Objects with ``on_apply(prim, inputs, out)``, ``on_backward(root)`` and
+        #: ``on_vjp(node, index, gradient)`` methods.
+        self.observers: list = []
+        #: The module path ("layers.0") under which operations are being recorded, or None.
+        self.scope: str | None = None
+        #: Forward mode: the ids of the active tangent levels, outermost first. Each ``jvp``
+        #: and ``jacfwd`` opens a level of its own, so perturbations of nested forward
+        #: transforms are never confused (see ``tensor._push_tangents``). Level 0, always
+        #: active, holds tangents set by hand on a tensor outside any transform.
+        self.levels: list[int] = [0]
+        #: Forward mode: tangents of levels above this are invisible. A JVP rule of level L
+        #: runs with the cap at L - 1, so its own operations carry only the lower levels.
+        self.cap: int = sys.maxsize
+        #: How many function transforms (grad, jvp, jacfwd, ...) are evaluating their function
+        #: right now: above 0 a transform returns tensors recorded for the enclosing one.
+        self.depth = 0
+        #: Forward sweeps in progress: a sweep nested in another one is part of it (nested
+        #: dual numbers evaluate the function once), so only the outermost is counted.
+        self.sweeps = 0
+
+
+class _PerThread(threading.local):
+    def __init__(self) -> None:
+        self.s = Switches()
+
+
+#: ``thread.s`` is the calling thread's :class:`Switches`. The hot path reads it once per
+#: operation (a ``threading.local`` attribute costs several plain ones) and then reads plain
+#: attributes of it.
+thread = _PerThread()
+
+
+class _CallingThread:
+    """``local.grad_enabled`` and the like: the calling thread's switches, for code off the
+    hot path (each access looks the thread up)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(thread.s, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(thread.s, name, value)
+
+
+local = _CallingThread()
 
 #: Bumped each time a tensor's data is replaced after creation. A node remembers the clock at
-#: its creation, so backward can tell that an input changed under it.
+#: its creation, so backward can tell that an input changed under it. Shared by all threads.
 mutation_clock: int = 0
 
+#: Ids of forward-mode levels, increasing, so an inner level always has a larger id.
+_level_ids = itertools.count(1)
 
-class no_grad(contextlib.ContextDecorator):
-    """Record nothing inside: results do not require grad and no graph is kept.
 
-    Usable as ``with no_grad():`` and as a decorator, and nests.
+def __getattr__(name: str) -> Any:
+    """``state.grad_enabled``, ``state.observers``, ...: the calling thread's value."""
+    if name in Switches.__slots__:
+        return getattr(thread.s, name)
+    raise AttributeError(f"module 'autograd.state' has no attribute {name!r}")
+
+
+class _Switch(contextlib.ContextDecorator):
+    """A context manager and decorator that sets a per-thread value and puts it back.
+
+    Each entry saves its own previous value on a stack, so an instance may be re-entered
+    (nested ``with``, a recursive decorated function) and the state is restored exactly,
+    also when an exception leaves the block. A decorated function gets a fresh copy per call.
     """
 
-    def __enter__(self) -> no_grad:
-        global grad_enabled
-        self._previous = grad_enabled
-        grad_enabled = False
+    def __init__(self) -> None:
+        self._saved: list = []
+
+    def _recreate_cm(self) -> _Switch:
+        fresh = copy.copy(self)
+        fresh._saved = []
+        return fresh
+
+    def _enter(self) -> Any:
+        raise NotImplementedError
+
+    def _exit(self, saved: Any) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> _Switch:
+        self._saved.append(self._enter())
         return self
 
-    def __exit__(self, *exc) -> None:
-        global grad_enabled
-        grad_enabled = self._previous
+    def __exit__(self, *exc: Any) -> None:
+        self._exit(self._saved.pop())
 
 
-class enable_grad(no_grad):
+class set_grad_enabled(_Switch):
+    """Record operations (``True``) or not (``False``) inside the block, in this thread."""
+
+    def __init__(self, mode: bool) -> None:
+        super().__init__()
+        if not isinstance(mode, bool):
+            raise TypeError(f"set_grad_enabled: mode must be a bool, got {mode!r}")
+        self.mode = mode
+
+    def _enter(self) -> bool:
+        previous = local.grad_enabled
+        local.grad_enabled = self.mode
+        return previous
+
+    def _exit(self, saved: bool) -> None:
+        local.grad_enabled = saved
+
+
+class no_grad(set_grad_enabled):
+    """Record nothing inside: results do not require grad and no graph is kept.
+
+    Usable as ``with no_grad():`` and as a decorator; nests, re-enters, and holds per thread.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
     """Record operations inside, even within ``no_grad``."""
 
-    def __enter__(self) -> enable_grad:
-        global grad_enabled
-        self._previous = grad_enabled
-        grad_enabled = True
-        return self
+    def __init__(self) -> None:
+        super().__init__(True)
 
 
 def is_grad_enabled() -> bool:
-    return grad_enabled
+    """Whether this thread records operations for reverse mode."""
+    return local.grad_enabled
 
 
 @contextlib.contextmanager
-def observing(observer) -> Iterator:
-    """Attach ``observer`` to the engine for the duration of the block."""
-    global observed
-    observers.append(observer)
-    observed = True
+def observing(observer: Any) -> Iterator:
+    """Attach ``observer`` to the engine, in this thread, for the duration of the block."""
+    local.observers.append(observer)
+    local.observed = True
     try:
         yield observer
     finally:
-        observers.remove(observer)
-        observed = bool(observers)
+        local.observers.remove(observer)
+        local.observed = bool(local.observers)
 
 
 class name_scope:
     """Record the nodes created inside as belonging to ``name`` (nested scopes join with '.').
 
     A plain class rather than a generator: every module call enters one, so it stays cheap.
+    Re-entrant (each entry saves its own previous scope) and per thread.
     """
 
-    __slots__ = ("name", "_previous")
+    __slots__ = ("name", "_saved")
 
     def __init__(self, name: str) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"name_scope: the name must be a str, got {type(name).__name__}")
         self.name = name
+        self._saved: list = []
 
     def __enter__(self) -> None:
-        global scope
-        self._previous = scope
-        scope = self.name if scope is None else f"{scope}.{self.name}"
+        previous = local.scope
+        self._saved.append(previous)
+        local.scope = self.name if previous is None else f"{previous}.{self.name}"
 
-    def __exit__(self, *exc) -> None:
-        global scope
-        scope = self._previous
+    def __exit__(self, *exc: Any) -> None:
+        local.scope = self._saved.pop()
+
+    def __call__(self, function: Any) -> Any:
+        """Use as a decorator: each call enters a scope of this name."""
+        import functools
+
+        @functools.wraps(function)
+        def scoped(*args: Any, **kwargs: Any) -> Any:
+            with name_scope(self.name):
+                return function(*args, **kwargs)
+
+        return scoped
+
+
+# ---------------------------------------------------------------------------------------------
+# Forward-mode levels and transform depth
+# ---------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def new_level() -> Iterator[int]:
+    """Open a forward-mode level for one transform: its id, active inside the block."""
+    level = next(_level_ids)
+    local.levels.append(level)
+    try:
+        yield level
+    finally:
+        local.levels.remove(level)
+
+
+@contextlib.contextmanager
+def capped(level: int) -> Iterator[None]:
+    """Hide the tangents of levels above ``level`` inside the block (a JVP rule of level
+    ``level + 1`` runs this way, so its operations carry only the lower levels)."""
+    previous = local.cap
+    local.cap = level
+    try:
+        yield
+    finally:
+        local.cap = previous
+
+
+@contextlib.contextmanager
+def transforming() -> Iterator[int]:
+    """Mark that a function transform is evaluating its function; yields the depth outside."""
+    depth = local.depth
+    local.depth = depth + 1
+    try:
+        yield depth
+    finally:
+        local.depth = depth

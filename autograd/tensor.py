@@ -18,6 +18,8 @@ from . import primitives as P
 from . import state
 from .backward import backward as _backward
 
+_thread = state.thread
+
 _ndarray = np.ndarray
 _new = object.__new__
 _PYTHON_SCALARS = (int, float, bool)
@@ -50,7 +52,9 @@ class Tensor:
     _prim: P.Primitive | None = None  # the primitive that made this tensor; None for a leaf
     _parents: tuple = ()
     _static: tuple = ()  # the primitive's non-differentiable arguments (axes, shapes)
-    _tangent: np.ndarray | None = None  # forward mode: d(this)/d(input) along one direction
+    #: forward mode: {level: tangent} (an array, or a tensor when nested transforms need the
+    #: tangent's own derivatives); see :func:`_push_tangents`
+    _tangents: dict | None = None
     _clock: int = 0  # state.mutation_clock when this node was recorded
     _mutated_at: int = 0  # state.mutation_clock when .data was last replaced
     _retains_grad: bool = False
@@ -133,8 +137,12 @@ class Tensor:
 
     @property
     def tangent(self) -> np.ndarray | None:
-        """The forward-mode tangent carried by this tensor, if any."""
-        return self._tangent
+        """The forward-mode tangent carried by this tensor at the innermost active level."""
+        level = _top_level(self)
+        if level is None:
+            return None
+        t = self._tangents[level]
+        return t if t.__class__ is _ndarray else t._data
 
     @property
     def is_leaf(self) -> bool:
@@ -339,25 +347,31 @@ def apply(prim: P.Primitive, inputs: tuple, static: tuple = ()) -> Tensor:
         x = inputs[0]
         ans = prim.forward(x._data, *static) if static else prim.forward(x._data)
         record = x.requires_grad
-        tangents = x._tangent is not None
+        tangents = x._tangents is not None
     elif n_inputs == 2:
         x, y = inputs
         ans = prim.forward(x._data, y._data, *static) if static else prim.forward(x._data, y._data)
         record = x.requires_grad or y.requires_grad
-        tangents = x._tangent is not None or y._tangent is not None
+        tangents = x._tangents is not None or y._tangents is not None
     else:
         ans = prim.forward(*[t._data for t in inputs], *static)
         record = tangents = False
         for t in inputs:
             if t.requires_grad:
                 record = True
-            if t._tangent is not None:
+            if t._tangents is not None:
                 tangents = True
-    if ans.__class__ is not _ndarray:  # ufuncs return NumPy scalars for 0-d inputs
-        ans = np.asarray(ans)
+    if ans.__class__ is not _ndarray:
+        if ans.__class__ is tuple:
+            # A fused forward that also returns what its rules reuse (softmax cross-entropy's
+            # softmax): kept with the node, as an extra static argument of its rules.
+            ans, residual = ans
+            static = (*static, residual)
+        ans = np.asarray(ans)  # ufuncs return NumPy scalars for 0-d inputs
     out = _new(Tensor)
     out._data = ans
-    if record and state.grad_enabled:
+    local = _thread.s
+    if record and local.grad_enabled:
         out.requires_grad = True
         out._prim = prim
         out._parents = inputs
@@ -367,13 +381,12 @@ def apply(prim: P.Primitive, inputs: tuple, static: tuple = ()) -> Tensor:
         # Stored now although it is the class default: CPython keeps an instance's attributes
         # inline only if they are set while it is young, and backward sets this one later.
         out._consumed = False
-        if state.scope is not None:
-            out._scope = state.scope
+        if local.scope is not None:
+            out._scope = local.scope
     if tangents:
-        x_dots = [t._tangent for t in inputs]
-        out._tangent = _as_dtype(prim.jvp(x_dots, ans, *[t._data for t in inputs], *static), ans.dtype)
-    if state.observed:
-        for observer in state.observers:
+        _push_tangents(prim, inputs, static, out)
+    if local.observed:
+        for observer in local.observers:
             observer.on_apply(prim, inputs, out)
     return out
 
@@ -381,6 +394,65 @@ def apply(prim: P.Primitive, inputs: tuple, static: tuple = ()) -> Tensor:
 def _as_dtype(array, dtype) -> np.ndarray:
     array = np.asarray(array)
     return array if array.dtype == dtype else array.astype(dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# Forward mode: tangents by level
+# ---------------------------------------------------------------------------------------------
+
+
+def _visible_levels(t: Tensor) -> list:
+    """The levels of ``t``'s tangents that are active and not hidden by a rule's cap."""
+    tangents = t._tangents
+    if not tangents:
+        return []
+    local = _thread.s
+    cap, active = local.cap, local.levels
+    return [level for level in tangents if level <= cap and level in active]
+
+
+def _top_level(t: Tensor) -> int | None:
+    levels = _visible_levels(t)
+    return max(levels) if levels else None
+
+
+def _push_tangents(prim: P.Primitive, inputs: tuple, static: tuple, out: Tensor) -> None:
+    """Give ``out`` its tangents: ``ans_dot = J x_dot`` by ``prim``'s JVP rule, per level.
+
+    Each nested forward transform has a level of its own (``state.new_level``), and a tensor
+    holds one tangent per level: the dual number ``x + ẋ₁ε₁ + ẋ₂ε₂ + ẍε₁ε₂`` is the tensor with
+    tangent ``ẋ₁`` at level 1 and tangent ``ẋ₂`` at level 2, the latter itself a tensor carrying
+    ``ẍ`` at level 1. The rule of level L runs with the levels from L up hidden (``capped``), on
+    tensors, so its own operations carry the lower levels' tangents and record for reverse mode:
+    the cross terms come out right and perturbations of different levels never mix (Siskind and
+    Pearlmutter's confusion). First-order forward mode, one level with array tangents and
+    nothing recorded, runs the rule on arrays.
+    """
+    levels: set = set()
+    for t in inputs:
+        if t._tangents is not None:
+            levels.update(_visible_levels(t))
+    if not levels:
+        return
+    if len(levels) == 1 and not out.requires_grad:
+        (level,) = levels
+        dots = [None if t._tangents is None else t._tangents.get(level) for t in inputs]
+        if all(d is None or d.__class__ is _ndarray for d in dots):
+            ans = out._data
+            dot = prim.jvp(dots, ans, *[t._data for t in inputs], *static)
+            out._tangents = {level: _as_dtype(dot, ans.dtype)}
+            return
+    tangents: dict = {}
+    out._tangents = tangents
+    for level in sorted(levels):
+        dots = []
+        for t in inputs:
+            d = None if t._tangents is None else t._tangents.get(level)
+            dots.append(d if d is None or isinstance(d, Tensor) else _wrap(d))
+        with state.capped(level - 1):
+            dot = prim.jvp(dots, out, *inputs, *static)
+        if dot is not None:
+            tangents[level] = dot if isinstance(dot, Tensor) else _wrap(np.asarray(dot))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,7 +481,7 @@ def _is_constant(value: Any) -> bool:
 
 
 def _tracked(t: Tensor) -> bool:
-    return (t.requires_grad and state.grad_enabled) or t._tangent is not None
+    return (t.requires_grad and _thread.s.grad_enabled) or t._tangents is not None
 
 
 def _constant(value: Any, like: Tensor, saved: bool = True) -> Tensor:
@@ -465,6 +537,10 @@ def _wrap(array: Any) -> Tensor:
     return out
 
 
+# The primitive table's rules run on tensors through these (see ``primitives.lift``).
+P.Tensor, P._apply, P._wrap = Tensor, apply, _wrap
+
+
 def _broadcast_shape(op: str, x_shape: tuple, y_shape: tuple) -> tuple:
     """NumPy's broadcast of two shapes, written out: ``np.broadcast_shapes`` builds an iterator
     and costs several times a small elementwise operation."""
@@ -490,13 +566,13 @@ def _binary(prim: P.Primitive, op: str, x: Any, y: Any) -> Tensor:
     """Apply an elementwise binary primitive after making broadcasting explicit."""
     # add's VJP never reads its operands, so only mul saves a constant for backward.
     if not isinstance(x, Tensor):
-        x = _constant(x, y, prim is not P.ADD and y.requires_grad and state.grad_enabled)
+        x = _constant(x, y, prim is not P.ADD and y.requires_grad and _thread.s.grad_enabled)
     elif not isinstance(y, Tensor):
         if y.__class__ in _PYTHON_SCALARS:  # the common constant: straight to the shared one
             dtype = x._data.dtype
             y = _scalar(y, dtype if dtype.kind == "f" else None)
         else:
-            y = _constant(y, x, prim is not P.ADD and x.requires_grad and state.grad_enabled)
+            y = _constant(y, x, prim is not P.ADD and x.requires_grad and _thread.s.grad_enabled)
     x_shape, y_shape = x._data.shape, y._data.shape
     if x_shape != y_shape:
         # A 0-d operand (a Python number) broadcasts to anything: skip np.broadcast_shapes,
@@ -510,7 +586,7 @@ def _binary(prim: P.Primitive, op: str, x: Any, y: Any) -> Tensor:
         # A constant needs no node: NumPy broadcasts it, and it never receives a gradient.
         if x_shape != shape and _tracked(x):
             x = apply(P.BROADCAST_TO, (x,), (shape,))
-        if y_shape != shape and (y._tangent is not None or (y.requires_grad and state.grad_enabled)):
+        if y_shape != shape and (y._tangents is not None or (y.requires_grad and _thread.s.grad_enabled)):
             y = apply(P.BROADCAST_TO, (y,), (shape,))
     return apply(prim, (x, y))
 
@@ -518,9 +594,9 @@ def _binary(prim: P.Primitive, op: str, x: Any, y: Any) -> Tensor:
 def matmul(x: Any, y: Any) -> Tensor:
     """``x @ y`` for 2-D @ 2-D, matrix @ vector, vector @ matrix (and vector @ vector)."""
     if not isinstance(x, Tensor):
-        x = _constant(x, y, y.requires_grad and state.grad_enabled)
+        x = _constant(x, y, y.requires_grad and _thread.s.grad_enabled)
     elif not isinstance(y, Tensor):
-        y = _constant(y, x, x.requires_grad and state.grad_enabled)
+        y = _constant(y, x, x.requires_grad and _thread.s.grad_enabled)
     x_shape, y_shape = x._data.shape, y._data.shape
     if not (1 <= len(x_shape) <= 2 and 1 <= len(y_shape) <= 2):
         raise ValueError(

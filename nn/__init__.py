@@ -6,6 +6,8 @@ Examples are columns: a batch is ``X`` of shape ``(n_features, m)`` and a layer 
 
 from . import data, init, optim
 from .activations import log_softmax, relu, sigmoid, softmax, tanh
+from .containers import ModuleDict, ModuleList
+from .dropout import Dropout
 from .layers import MLP, Linear, ReLU, Sigmoid, Softmax, Tanh
 from .losses import (
     binary_cross_entropy,
@@ -17,8 +19,11 @@ from .module import Module, Sequential
 
 __all__ = [
     "MLP",
+    "Dropout",
     "Linear",
     "Module",
+    "ModuleDict",
+    "ModuleList",
     "ReLU",
     "Sequential",
     "Sigmoid",

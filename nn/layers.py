@@ -12,6 +12,7 @@ from autograd.fused import linear
 
 from . import activations
 from . import init as initialization
+from .dropout import Dropout
 from .module import Module, Sequential
 
 
@@ -111,7 +112,10 @@ class MLP(Module):
     stable where a softmax or sigmoid followed by a log is not. Its layers live in
     ``self.layers`` (a :class:`Sequential`), so parameters are named ``layers.0.W``, ``layers.0.b``,
     ``layers.2.W``... and each layer's nodes are recorded under the scope ``layers.<index>``.
-    ReLU networks start from He initialisation, tanh and sigmoid ones from Xavier's.
+    ReLU networks start from He initialisation, tanh and sigmoid ones from Xavier's. With
+    ``dropout > 0``, a :class:`Dropout` follows each hidden activation (its masks drawn from a
+    child of ``rng``), which shifts the indices: ``layers.0``, ``layers.1`` (activation),
+    ``layers.2`` (dropout), ``layers.3``...
     """
 
     def __init__(
@@ -121,6 +125,7 @@ class MLP(Module):
         dtype: Any = np.float32,
         *,
         rng: np.random.Generator | int | None = None,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         sizes = [int(n) for n in sizes]
@@ -130,18 +135,25 @@ class MLP(Module):
             raise ValueError(
                 f"MLP: unknown activation {activation!r}; choose one of {sorted(ACTIVATION_MODULES)}"
             )
+        if dropout and len(sizes) < 3:
+            raise ValueError(
+                f"MLP: dropout={dropout!r} needs a hidden layer to follow, but sizes are {sizes}"
+            )
         generator = initialization.generator(rng)
         scheme = "he" if activation == "relu" else "xavier"
         modules: list[Module] = []
         for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             if index:
                 modules.append(ACTIVATION_MODULES[activation]())
+                if dropout:
+                    modules.append(Dropout(dropout, rng=generator.spawn(1)[0]))
             modules.append(Linear(n_in, n_out, dtype, init=scheme, rng=generator))
-        self.sizes, self.activation = sizes, activation
+        self.sizes, self.activation, self.dropout = sizes, activation, float(dropout)
         self.layers = Sequential(*modules)
 
     def forward(self, x: Any) -> Tensor:
         return self.layers(x)
 
     def extra_repr(self) -> str:
-        return f"sizes={self.sizes}, activation={self.activation!r}"
+        extra = f", dropout={self.dropout}" if self.dropout else ""
+        return f"sizes={self.sizes}, activation={self.activation!r}{extra}"

@@ -9,8 +9,13 @@ progress bar, prints the test accuracy, and writes into ``--out`` (default: a fr
 * ``graph.svg``: the computation graph of the network and its cost, one cluster per layer;
 * ``loss.png``: the training loss curve.
 
-The run is reproducible from ``--seed``, which sets the initial weights and the order of the
-mini-batches (the train/test split of each dataset is fixed).
+Regularisation and schedules: ``--weight-decay`` (L2 added to the gradient for ``sgd`` and
+``adam``, decoupled for ``adamw``, as in PyTorch), ``--dropout p`` (a Dropout layer after each
+hidden activation, active while training only) and ``--schedule cosine`` (the learning rate
+annealed along half a cosine, stepped once per epoch, from ``--lr`` towards 0 at the end).
+
+The run is reproducible from ``--seed``, which sets the initial weights, the dropout masks and the
+order of the mini-batches (the train/test split of each dataset is fixed).
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ from .layers import ACTIVATION_MODULES, MLP
 from .losses import binary_cross_entropy_with_logits, softmax_cross_entropy
 
 DATASETS = ("digits", "moons", "spirals", "mnist")
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclasses.dataclass
@@ -50,6 +56,9 @@ class Config:
     epochs: int = 40
     batch_size: int = 32
     seed: int = 0
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    dropout: float = 0.0
 
 
 @dataclasses.dataclass
@@ -91,18 +100,34 @@ def accuracy(z: np.ndarray, y: np.ndarray) -> float:
 
 
 def evaluate(model: MLP, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """``(cost, accuracy)`` of ``model`` on ``(x, y)``, without recording a graph."""
-    with no_grad():
-        z = model(x)
-        return cost(z, y).item(), accuracy(z.data, y)
+    """``(cost, accuracy)`` of ``model`` on ``(x, y)`` in evaluation mode, without recording a graph."""
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            z = model(x)
+            return cost(z, y).item(), accuracy(z.data, y)
+    finally:
+        model.train(was_training)
 
 
 def make_optimizer(config: Config, parameters: list[Tensor]) -> optim.Optimizer:
     if config.optimizer == "adam":
-        return optim.Adam(parameters, lr=config.lr)
+        return optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
     if config.optimizer == "sgd":
-        return optim.SGD(parameters, lr=config.lr, momentum=config.momentum)
+        return optim.SGD(parameters, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     raise ValueError(f"unknown optimizer {config.optimizer!r}; choose one of {OPTIMIZERS}")
+
+
+def make_schedule(config: Config, optimizer: optim.Optimizer) -> optim.lr_scheduler.LRScheduler | None:
+    """The learning-rate schedule, stepped once per epoch (None for a constant rate)."""
+    if config.schedule == "constant":
+        return None
+    if config.schedule == "cosine":
+        return optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    raise ValueError(f"unknown schedule {config.schedule!r}; choose one of {SCHEDULES}")
 
 
 def train(config: Config, dataset: tuple | None = None, progress: bool = False) -> Result:
@@ -114,18 +139,22 @@ def train(config: Config, dataset: tuple | None = None, progress: bool = False) 
     # Independent streams for the initial weights and the batch order, both from the one seed.
     init_seed, order_seed = np.random.SeedSequence(config.seed).spawn(2)
     sizes = [x_train.shape[0], *config.hidden, y_train.shape[0]]
-    model = MLP(sizes, config.activation, rng=np.random.default_rng(init_seed))
+    model = MLP(sizes, config.activation, rng=np.random.default_rng(init_seed), dropout=config.dropout)
     optimizer = make_optimizer(config, model.parameters())
+    schedule = make_schedule(config, optimizer)
     batches = data.Batches(x_train, y_train, config.batch_size, shuffle=True, seed=order_seed)
 
     step_losses: list[float] = []
     epoch_losses: list[float] = []
     epoch_seconds: list[float] = []
+    epoch_learning_rates: list[float] = []
     bar = _progress_bar(config.epochs * len(batches), progress)
     training_started = time.perf_counter()
+    model.train()
     for epoch in range(config.epochs):
         epoch_started = time.perf_counter()
         first = len(step_losses)
+        epoch_learning_rates.append(float(optimizer.param_groups[0]["lr"]))
         for x, y in batches:
             optimizer.zero_grad()
             loss = cost(model(x), y)
@@ -135,6 +164,8 @@ def train(config: Config, dataset: tuple | None = None, progress: bool = False) 
             bar.update()
         epoch_losses.append(float(np.mean(step_losses[first:])))
         epoch_seconds.append(time.perf_counter() - epoch_started)
+        if schedule is not None:
+            schedule.step()
         bar.set_postfix(epoch=epoch + 1, loss=f"{epoch_losses[-1]:.4f}")
     bar.close()
     training_seconds = time.perf_counter() - training_started
@@ -150,6 +181,7 @@ def train(config: Config, dataset: tuple | None = None, progress: bool = False) 
         "test_loss": test_loss,
         "train_loss": train_loss,
         "losses": {"per_step": step_losses, "per_epoch": epoch_losses},
+        "learning_rate_per_epoch": epoch_learning_rates,
         "timings": {
             "data_seconds": data_seconds,
             "training_seconds": training_seconds,
@@ -280,6 +312,25 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Name
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
     parser.add_argument("--lr", type=float, default=defaults.lr, help="learning rate")
     parser.add_argument("--momentum", type=float, default=defaults.momentum, help="SGD momentum")
+    parser.add_argument(
+        "--weight-decay",
+        type=float,
+        default=defaults.weight_decay,
+        help="weight decay λ (L2 for sgd and adam, decoupled for adamw)",
+    )
+    parser.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default=defaults.schedule,
+        help="learning-rate schedule, stepped per epoch (cosine: annealed towards 0)",
+    )
+    parser.add_argument(
+        "--dropout",
+        type=float,
+        default=defaults.dropout,
+        metavar="P",
+        help="dropout probability after each hidden activation (training only)",
+    )
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--seed", type=int, default=defaults.seed)
@@ -295,6 +346,9 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Name
         epochs=args.epochs,
         batch_size=args.batch_size,
         seed=args.seed,
+        weight_decay=args.weight_decay,
+        schedule=args.schedule,
+        dropout=args.dropout,
     )
     return config, args
 

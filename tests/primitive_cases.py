@@ -100,6 +100,41 @@ CASES += [
     for x, shape in [((2, 3), (3, 2)), ((2, 3), (6,)), ((), (1, 1)), ((6,), (2, 1, 3)), ((4, 0), (0, 4))]
 ]
 
+CASES += [Case("identity", (s,)) for s in UNARY_SHAPES]
+CASES += [Case("astype", (s,), (np.dtype(np.float64),)) for s in UNARY_SHAPES]
+# Selections: basic slices, integer arrays with repeats (their gradients add up), boolean masks.
+_MASK = np.array([[True, False, True], [False, False, True]])
+CASES += [
+    Case("getitem", (x,), (index,))
+    for x, index in [
+        ((4, 3), (slice(1, 3),)),
+        ((4, 3), (1,)),
+        ((5,), (np.array([0, 2, 2, 4]),)),
+        ((2, 3), (_MASK,)),
+        ((3, 4), (np.array([0, 2, 0]), np.array([1, 1, 3]))),
+        ((3, 4), (slice(None), np.array([3, 0, 3]))),
+        ((4, 0), (slice(0, 2),)),
+    ]
+]
+CASES += [
+    Case("scatter_add", (g,), (index, shape))
+    for g, index, shape in [
+        ((2, 3), (slice(1, 3),), (4, 3)),
+        ((4,), (np.array([0, 2, 2, 4]),), (5,)),
+        ((3,), (_MASK,), (2, 3)),
+        ((3,), (np.array([0, 2, 0]), np.array([1, 1, 3])), (3, 4)),
+    ]
+]
+CASES += [
+    Case("concatenate", shapes, (axis,))
+    for shapes, axis in [
+        (((2, 3), (1, 3)), 0),
+        (((2, 3), (2, 1), (2, 2)), 1),
+        (((3,),), 0),
+        (((0, 2), (2, 2)), 0),
+    ]
+]
+
 # The fused primitives of autograd.fused face the same referees as the core ones.
 CASES += [
     Case("linear (matmul+add)", shapes)

@@ -37,7 +37,7 @@ def forward_jvp(f: Function, arrays: Sequence[np.ndarray], vs: Sequence[np.ndarr
     leaves = []
     for a, v in zip(arrays, vs):
         leaf = Tensor(a)
-        leaf._tangent = np.asarray(v, dtype=leaf.dtype)
+        leaf._tangents = {0: np.asarray(v, dtype=leaf.dtype)}
         leaves.append(leaf)
     out = f(*leaves)
     return out.tangent if out.tangent is not None else np.zeros_like(out.data)

@@ -122,7 +122,7 @@ class TestReport:
     def test_jvp_overflow_raises_in_the_forward_pass(self):
         """A JVP that overflows from finite inputs and tangents raises during the forward pass."""
         x = Tensor([SUBNORMAL])
-        x._tangent = np.array([1.0])
+        x._tangents = {0: np.array([1.0])}
         with pytest.raises(AnomalyError, match=r"the JVP of 'log' produced Inf") as info:
             with detect_anomaly(), _quiet_overflow():
                 line = _next_line()

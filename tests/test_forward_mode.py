@@ -35,7 +35,7 @@ def _push(case: Case, xs: list, dots: list):
     for x, dot in zip(xs, dots):
         leaf = Tensor(x)
         if dot is not None:
-            leaf._tangent = dot
+            leaf._tangents = {0: dot}
         leaves.append(leaf)
     return apply(PRIMITIVES[case.name], tuple(leaves), case.static)
 

@@ -108,13 +108,17 @@ def test_empty_input_takes_no_sweep():
 
 
 def test_output_independent_of_input_gives_zero_jacobian():
-    """An f that ignores its input has a zero Jacobian in both modes (no tangent, no graph)."""
+    """An f that ignores its input has a zero Jacobian in both modes (no tangent, no graph),
+    and each transform warns that the output does not depend on the input."""
     c = np.arange(3.0)
     f = lambda x: Tensor(c).exp()  # noqa: E731
     x = np.ones(2)
-    np.testing.assert_array_equal(jacfwd(f)(x), np.zeros((3, 2)))
-    np.testing.assert_array_equal(jacrev(f)(x), np.zeros((3, 2)))
-    value, tangent = jvp(f, (x,), (np.ones(2),))
+    with pytest.warns(UserWarning, match="jacfwd: the output does not depend on input 0"):
+        np.testing.assert_array_equal(jacfwd(f)(x), np.zeros((3, 2)))
+    with pytest.warns(UserWarning, match="jacrev: the output does not depend on the inputs"):
+        np.testing.assert_array_equal(jacrev(f)(x), np.zeros((3, 2)))
+    with pytest.warns(UserWarning, match=r"jvp: the output does not depend.*detach\(\)"):
+        value, tangent = jvp(f, (x,), (np.ones(2),))
     np.testing.assert_array_equal(value, np.exp(c))
     np.testing.assert_array_equal(tangent, np.zeros(3))
 
@@ -177,10 +181,13 @@ def test_grad_keeps_the_input_dtype_and_shape(dtype):
     np.testing.assert_allclose(g, t + x * (1 - t * t), rtol=1e-6 if dtype == np.float32 else 1e-12)
 
 
-def test_grad_accepts_lists_scalars_and_tensors():
-    """Primals may be lists, Python numbers or Tensors; lists and numbers become float64."""
+def test_grad_accepts_pytrees_scalars_and_tensors():
+    """Primals may be pytrees (a list is a list of leaves, as in JAX), Python numbers or
+    Tensors; numbers become float64."""
     f = lambda t: (t * t).sum()  # noqa: E731
-    np.testing.assert_array_equal(grad(f)([1, 2, 3]), [2.0, 4.0, 6.0])
+    np.testing.assert_array_equal(grad(f)(np.array([1, 2, 3.0])), [2.0, 4.0, 6.0])
+    listed = grad(lambda ts: sum(f(t) for t in ts))([1, 2, 3])
+    assert isinstance(listed, list) and [float(g) for g in listed] == [2.0, 4.0, 6.0]
     scalar = grad(f)(3)
     assert scalar.shape == () and scalar.dtype == np.float64 and scalar == 6.0
     tensor = Tensor([1.0, -1.0], requires_grad=True)

@@ -40,7 +40,7 @@ def _tangent(f, arrays, dots):
     for a, d in zip(arrays, dots):
         leaf = Tensor(a)
         if d is not None:
-            leaf._tangent = d
+            leaf._tangents = {0: d}
         leaves.append(leaf)
     out = f(*leaves)
     return out.data, out.tangent

@@ -33,8 +33,8 @@ HIDDEN = {
     "sigmoid": (nn.sigmoid, _sigmoid, lambda z: _sigmoid(z) * (1 - _sigmoid(z))),
 }
 
-# Outputs and costs of docs/maths.md:
-# (output width, engine output activation and cost, NumPy output, targets).
+# Outputs and costs of docs/maths.md: (output width, engine output activation and cost, NumPy output,
+# targets).
 RNG = np.random.default_rng(3)
 OUTPUTS = {
     "sigmoid+binary": (1, nn.sigmoid, nn.binary_cross_entropy, _sigmoid, (RNG.random((1, M)) < 0.5) * 1.0),
@@ -130,12 +130,12 @@ def test_forward_mode_agrees_with_reverse_mode_on_a_network():
     expected = sum(np.sum(p.grad * v) for p, v in zip(model.parameters(), directions))
     try:
         for p, v in zip(model.parameters(), directions):
-            p._tangent = v
+            p._tangents = {0: v}
         j = nn.softmax_cross_entropy(model(x), y)
         assert float(j.tangent) == pytest.approx(expected, rel=1e-12)
     finally:
         for p in model.parameters():
-            p._tangent = None
+            p._tangents = None
 
 
 def test_gradients_do_not_grow_with_the_batch():

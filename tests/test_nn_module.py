@@ -1,5 +1,7 @@
 """nn.Module, Sequential, Linear and MLP: parameters, names, scopes, initialisation, saving."""
 
+import copy
+import pickle
 import re
 
 import numpy as np
@@ -266,3 +268,241 @@ class TestStateDict:
         b.load(path)
         for p, q in zip(a.parameters(), b.parameters()):
             np.testing.assert_array_equal(p.data, q.data)
+
+
+class Stack(nn.Module):
+    """A network keeping its layers in a ModuleList, filled after assignment (the usual pattern)."""
+
+    def __init__(self, sizes, rng=0):
+        super().__init__()
+        generator = np.random.default_rng(rng)
+        self.layers = nn.ModuleList()
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            self.layers.append(nn.Linear(n_in, n_out, dtype=np.float64, rng=generator))
+
+    def forward(self, x):
+        for layer in self.layers[:-1]:
+            x = nn.relu(layer(x))
+        return self.layers[-1](x)
+
+
+class TestPlainContainersAreRejected:
+    def test_plain_list_of_modules_raises_at_assignment(self):
+        """self.layers = [Linear, ...] raises a TypeError naming the attribute and nn.ModuleList."""
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.layers = [nn.Linear(2, 2), nn.Linear(2, 2)]
+
+        with pytest.raises(TypeError, match=r"Net\.layers: a plain list of modules.*nn\.ModuleList"):
+            Net()
+
+    def test_plain_dict_and_tuple_raise_too(self):
+        """A dict points at nn.ModuleDict; a tuple or a nested list at nn.ModuleList."""
+        model = nn.Sequential()
+        with pytest.raises(TypeError, match=r"nn\.ModuleDict"):
+            model.heads = {"a": nn.Linear(2, 2)}
+        with pytest.raises(TypeError, match=r"nn\.ModuleList"):
+            model.blocks = (nn.Linear(2, 2),)
+        with pytest.raises(TypeError, match=r"nn\.ModuleList"):
+            model.blocks = [[nn.Linear(2, 2)]]
+
+    def test_plain_list_of_parameters_raises(self):
+        """A list of parameters would not be trained either; the message says how to register them."""
+        model = nn.Sequential()
+        with pytest.raises(TypeError, match="plain list of parameters.*one attribute per parameter"):
+            model.weights = [Tensor(np.ones(2), requires_grad=True)]
+
+    def test_list_filled_after_assignment_raises_in_parameters(self):
+        """self.layers = [] then append(...) cannot be caught at assignment: parameters() raises."""
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.layers = []
+                self.layers.append(nn.Linear(2, 2))
+
+        with pytest.raises(TypeError, match=r"Net\.layers.*nn\.ModuleList"):
+            Net().parameters()
+
+    def test_lists_of_registered_modules_and_plain_data_are_fine(self):
+        """Shortcuts to registered layers, and lists of numbers or constants, are allowed."""
+        model = Stack([3, 4, 2])
+        model.first_and_last = [model.layers[0], model.layers[-1]]
+        model.sizes = [3, 4, 2]
+        model.constants = {"scale": Tensor(np.ones(2))}
+        assert len(model.parameters()) == 4
+
+
+class TestModuleList:
+    def test_parameters_are_found_and_named_by_path(self):
+        """ModuleList children's parameters are in parameters(), state_dict() and Tensor.name."""
+        model = Stack([3, 4, 4, 2])
+        names = [name for name, _ in model.named_parameters()]
+        assert names == ["layers.0.W", "layers.0.b", "layers.1.W", "layers.1.b", "layers.2.W", "layers.2.b"]
+        assert [p.name for p in model.parameters()] == names
+        assert list(model.state_dict()) == names
+        assert model.parameters()[4] is model.layers[2].W
+
+    def test_an_optimizer_trains_every_layer(self):
+        """One SGD step through the ModuleList changes every layer's weights."""
+        model = Stack([3, 4, 2])
+        before = [p.data.copy() for p in model.parameters()]
+        optimizer = nn.optim.SGD(model.parameters(), lr=0.1)
+        x = np.random.default_rng(0).normal(size=(3, 5))
+        nn.softmax_cross_entropy(model(x), np.eye(2)[:, [0, 1, 1, 0, 1]]).backward()
+        optimizer.step()
+        assert all(not np.array_equal(p.data, q) for p, q in zip(model.parameters(), before))
+
+    def test_nodes_are_recorded_under_the_list_path(self):
+        """self.layers[i](x) records its nodes under the scope layers.i (the list is never called)."""
+        model = Stack([3, 4, 2])
+        out = model(np.ones((3, 2)))
+        linear_scopes = {node.scope for node in recorded_nodes(out) if node.op.name == "linear (matmul+add)"}
+        assert linear_scopes == {"layers.0", "layers.1"}
+        relu_scopes = {node.scope for node in recorded_nodes(out) if node.op.name == "relu"}
+        assert relu_scopes == {None}
+
+    def test_rendered_graph_draws_one_cluster_per_listed_layer(self):
+        """The DOT source of y.draw() has a cluster layers.i per layer, holding its W and b."""
+        model = Stack([3, 4, 4, 2])
+        source = model(np.ones((3, 2))).sum().draw().source
+        for index in range(3):
+            assert f'subgraph "cluster_layers.{index}"' in source
+            cluster = source.split(f'subgraph "cluster_layers.{index}"')[1].split("subgraph")[0]
+            assert f"layers.{index}.W" in cluster and f"layers.{index}.b" in cluster
+
+    def test_nested_containers_and_sequentials_get_full_paths(self):
+        """A Sequential inside a ModuleList inside a ModuleDict is named and scoped heads.a.0.1..."""
+        model = nn.Sequential()
+        model.heads = nn.ModuleDict({"a": nn.ModuleList([nn.Sequential(nn.ReLU(), nn.Linear(2, 2))])})
+        assert [name for name, _ in model.named_parameters()] == ["heads.a.0.1.W", "heads.a.0.1.b"]
+        out = model.heads["a"][0](np.ones((2, 3), dtype=np.float32))
+        assert out.scope == "heads.a.0.1"
+
+    def test_list_operations_renumber_children(self):
+        """Deletion, insertion and assignment renumber the children; names and scopes follow."""
+        model = Stack([2, 2, 2, 2])
+        first, second, third = list(model.layers)
+        del model.layers[0]
+        assert list(model.layers) == [second, third]
+        assert second.W.name == "layers.0.W" and third.W.name == "layers.1.W"
+        assert first.W.name == "W"  # a removed layer's names are its own again
+        new = nn.Linear(2, 2, dtype=np.float64)
+        model.layers.insert(1, new)
+        assert [name for name, _ in model.named_parameters()][2:4] == ["layers.1.W", "layers.1.b"]
+        assert third.W.name == "layers.2.W" and third(np.ones((2, 1))).scope == "layers.2"
+        model.layers[0] = first
+        assert first.W.name == "layers.0.W" and second.W.name == "W"
+        assert len(model.layers) == 3 and model.layers[-1] is third and model.layers[1:] == [new, third]
+        with pytest.raises(IndexError, match="out of range"):
+            model.layers[3]
+        with pytest.raises(TypeError):
+            model.layers.append(np.ones(2))
+
+    def test_a_container_is_not_called(self):
+        """Calling a ModuleList is an error pointing at its modules (or Sequential)."""
+        with pytest.raises(NotImplementedError, match="Sequential"):
+            nn.ModuleList([nn.ReLU()])(np.ones(2))
+
+
+class TestModuleDict:
+    def test_modules_by_key(self):
+        """A ModuleDict names its children by key, keeps their order and acts as a mapping."""
+        model = nn.Sequential()
+        model.heads = nn.ModuleDict({"digit": nn.Linear(4, 10), "parity": nn.Linear(4, 1)})
+        model.heads["extra"] = nn.Linear(4, 2)
+        assert [name for name, _ in model.named_parameters()] == [
+            "heads.digit.W",
+            "heads.digit.b",
+            "heads.parity.W",
+            "heads.parity.b",
+            "heads.extra.W",
+            "heads.extra.b",
+        ]
+        assert list(model.heads) == ["digit", "parity", "extra"] and "parity" in model.heads
+        assert model.heads["digit"](np.ones((4, 1), dtype=np.float32)).scope == "heads.digit"
+        removed = model.heads.pop("parity")
+        assert removed.W.name == "W" and len(model.heads) == 2
+        with pytest.raises(KeyError, match="digit"):
+            model.heads["parity"]
+
+    def test_keys_that_are_method_names_do_not_shadow_methods(self):
+        """Keys such as 'train' or 'training' are stored as children, not as attributes."""
+        heads = nn.ModuleDict({"train": nn.ReLU(), "training": nn.Tanh()})
+        assert heads.training is True and heads.train() is heads
+        assert isinstance(heads["training"], nn.Tanh)
+
+
+class TestModes:
+    def test_train_and_eval_propagate_and_return_self(self):
+        """eval()/train() set training on every module below, containers included, and return self."""
+        model = nn.Sequential()
+        model.blocks = nn.ModuleList([nn.MLP([2, 3, 2], dropout=0.5), nn.Dropout(0.1)])
+        assert all(module.training for module in model.modules())
+        assert model.eval() is model
+        assert len(model.modules()) == 9 and not any(module.training for module in model.modules())
+        assert model.train() is model and all(module.training for module in model.modules())
+        model.blocks.train(False)
+        assert model.training and not model.blocks[0].layers[2].training
+        with pytest.raises(TypeError):
+            model.train("no")
+
+
+class TestLoadStateDictChecks:
+    def test_complex_array_is_rejected(self):
+        """A complex array is a TypeError naming the key: the imaginary part is never dropped."""
+        model = nn.MLP([3, 2])
+        state = model.state_dict()
+        state["layers.0.b"] = state["layers.0.b"] + 1j
+        before = model.layers[0].b.data.copy()
+        with pytest.raises(TypeError, match=r"layers\.0\.b.*complex"):
+            model.load_state_dict(state)
+        np.testing.assert_array_equal(model.layers[0].b.data, before)
+
+    def test_missing_and_unexpected_keys_are_named(self):
+        """The KeyError lists each missing and each unexpected key."""
+        model = nn.MLP([3, 2])
+        state = model.state_dict()
+        state["layers.1.W"] = state.pop("layers.0.W")
+        with pytest.raises(
+            KeyError, match=r"missing keys \['layers\.0\.W'\].*unexpected keys \['layers\.1\.W'\]"
+        ):
+            model.load_state_dict(state)
+
+    def test_values_beyond_float32_are_rejected(self):
+        """float64 values that would overflow a float32 parameter are an error, not infinities."""
+        model = nn.MLP([3, 2])
+        state = {k: v.astype(np.float64) for k, v in model.state_dict().items()}
+        state["layers.0.W"][0, 0] = 1e300
+        with pytest.raises(ValueError, match=r"layers\.0\.W.*float32"):
+            model.load_state_dict(state)
+
+    def test_strings_are_rejected(self):
+        """Non-numeric arrays name the key and the dtype."""
+        model = nn.MLP([1, 1])
+        with pytest.raises(TypeError, match=r"layers\.0\.b"):
+            model.load_state_dict({"layers.0.W": np.ones((1, 1)), "layers.0.b": np.array([["x"]])})
+
+
+class TestCopies:
+    def test_deepcopy_and_pickle_keep_the_tree(self):
+        """A copied network is independent, computes the same, and its containers still rename paths."""
+        model = Stack([3, 4, 2])
+        x = np.ones((3, 2))
+        for copied in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+            np.testing.assert_array_equal(copied(x).data, model(x).data)
+            assert all(p is not q for p, q in zip(copied.parameters(), model.parameters()))
+            copied.layers.append(nn.Linear(2, 2, dtype=np.float64))
+            assert copied.layers[2].W.name == "layers.2.W" and len(model.layers) == 2
+
+    def test_copying_a_layer_leaves_its_network_behind(self):
+        """copy.deepcopy(model.layers[0]) copies that layer only, and it is a network of its own."""
+        model = Stack([3, 4, 2])
+        layer = copy.deepcopy(model.layers[0])
+        assert layer.W is not model.layers[0].W
+        wrapper = nn.Sequential(layer)
+        assert layer.W.name == "0.W" and model.layers[0].W.name == "layers.0.W"
+        assert len(pickle.dumps(model.layers[0])) < len(pickle.dumps(model))
+        assert wrapper[0] is layer

@@ -55,6 +55,28 @@ class TestDigitsTraining:
         config = train.Config(hidden=(32,), activation="tanh", optimizer="sgd", lr=0.1, epochs=3)
         assert train.train(config, digits).metrics["test_accuracy"] > 0.85
 
+    def test_dropout_and_weight_decay_train_and_evaluate_in_eval_mode(self, digits):
+        """With dropout the network still learns; evaluation runs in eval mode (deterministic), and
+        training leaves the model in training mode."""
+        config = train.Config(hidden=(64,), epochs=3, dropout=0.3, weight_decay=1e-4, lr=3e-3)
+        result = train.train(config, digits)
+        assert result.metrics["test_accuracy"] > 0.85
+        assert result.model.training and result.model.layers[2].p == 0.3
+        x_test, y_test = digits[2], digits[3]
+        assert train.evaluate(result.model, x_test, y_test) == train.evaluate(result.model, x_test, y_test)
+        assert result.model.training
+
+    def test_weight_decay_shrinks_the_weights(self, digits):
+        """The same run with strong decoupled weight decay ends with smaller weights."""
+        norms = []
+        for decay in (0.0, 0.5):
+            config = train.Config(hidden=(32,), epochs=2, optimizer="adamw", weight_decay=decay, lr=3e-3)
+            model = train.train(config, digits).model
+            norms.append(
+                sum(float(np.sum(p.data**2)) for name, p in model.named_parameters() if name.endswith("W"))
+            )
+        assert norms[1] < 0.9 * norms[0]
+
     def test_binary_problem_uses_logit_cost(self):
         """On two moons a single-logit network reaches high accuracy."""
         config = train.Config(dataset="moons", hidden=(16, 16), lr=0.01, epochs=15)
@@ -127,8 +149,27 @@ class TestOutputs:
             "epochs": 1,
             "batch_size": 64,
             "seed": 3,
+            "weight_decay": 0.0,
+            "schedule": "constant",
+            "dropout": 0.0,
         }
         assert len(saved["losses"]["per_step"]) == 23  # ceil(1438 / 64)
+
+    def test_regularisation_flags_are_recorded(self, tmp_path):
+        """--weight-decay, --schedule cosine and --dropout reach the run and metrics.json records them."""
+        out = tmp_path / "regularised"
+        flags = ["--epochs", "3", "--hidden", "16", "--no-progress", "--optimizer", "adamw"]
+        flags += ["--weight-decay", "0.05", "--schedule", "cosine", "--dropout", "0.2", "--lr", "0.01"]
+        metrics = train.main(["--out", str(out), *flags])
+        saved = json.loads((out / "metrics.json").read_text())
+        assert saved["config"]["weight_decay"] == 0.05
+        assert saved["config"]["schedule"] == "cosine" and saved["config"]["dropout"] == 0.2
+        assert saved["config"]["optimizer"] == "adamw"
+        # Cosine annealing over the 3 epochs, stepped once per epoch: lr_e = lr (1 + cos(π e / 3)) / 2.
+        expected = [0.01 * (1 + np.cos(np.pi * e / 3)) / 2 for e in range(3)]
+        np.testing.assert_allclose(saved["learning_rate_per_epoch"], expected, rtol=1e-12)
+        assert saved["sizes"] == [64, 16, 10] and metrics["test_accuracy"] > 0.5
+        assert "cluster_layers.2" in (out / "graph.svg").read_text()  # the dropout layer
 
     def test_default_output_folder_is_fresh(self, tmp_path):
         """Each run gets a new folder under runs/, even within the same second."""
@@ -191,12 +232,12 @@ class DtypeWatcher:
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
-@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
 def test_float32_network_never_creates_float64(activation, optimizer):
     """Forward, backward and the optimizer step of a float32 network make float32 arrays only."""
     x, y = tiny_problem(8)
     model = nn.MLP([4, 5, 3], activation=activation, rng=0)
-    config = train.Config(optimizer=optimizer, lr=0.01)
+    config = train.Config(optimizer=optimizer, lr=0.01, weight_decay=1e-3)
     opt = train.make_optimizer(config, model.parameters())
     watcher = DtypeWatcher()
     with state.observing(watcher):
@@ -218,11 +259,11 @@ def test_float32_network_never_creates_float64(activation, optimizer):
     assert len(watcher.dtypes) > 30  # the fused layers and cost keep the graph small
     for p in model.parameters():
         assert p.dtype == np.float32 and p.grad.dtype == np.float32
-    buffers = getattr(opt, "state", {}) | getattr(opt, "velocity", {})
-    for value in buffers.values():
-        for array in value if isinstance(value, tuple) else (value,):
-            if isinstance(array, np.ndarray):
-                assert array.dtype == np.float32
+    buffers = [
+        value for entry in opt.state.values() for value in entry.values() if isinstance(value, np.ndarray)
+    ]
+    assert len(buffers) >= len(model.parameters())
+    assert all(array.dtype == np.float32 for array in buffers)
 
 
 def test_binary_cost_float32_never_creates_float64():

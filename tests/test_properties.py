@@ -181,7 +181,57 @@ def _softmax_cross_entropy(draw):
     return Example((z, y), softmax_cross_entropy, scale)
 
 
+@st.composite
+def _selection(draw, make_index):
+    """``x[index]`` or its transpose, for an index drawn for ``x``'s shape."""
+    shape = draw(array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    index = make_index(rng, shape)
+    return draw(values(shape)), index
+
+
+def _random_index(rng, shape):
+    """An integer array (repeats allowed) on the first axis, a slice, or a boolean mask."""
+    kind = rng.integers(0, 3)
+    if kind == 0:
+        return (rng.integers(0, shape[0], size=rng.integers(1, 6)),)
+    if kind == 1:
+        return (slice(int(rng.integers(0, shape[0])), None),)
+    return (rng.random(shape) < 0.5,)
+
+
+@st.composite
+def _getitem(draw):
+    x, index = draw(_selection(_random_index))
+    return Example((x,), lambda x: apply(PRIMITIVES["getitem"], (x,), (index,)))
+
+
+@st.composite
+def _scatter_add(draw):
+    x, index = draw(_selection(_random_index))
+    g = draw(values(np.asarray(x[index]).shape))
+    return Example((g,), lambda g: apply(PRIMITIVES["scatter_add"], (g,), (index, x.shape)))
+
+
+@st.composite
+def _concatenate(draw):
+    shape = draw(array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=4))
+    axis = draw(st.integers(0, len(shape) - 1))
+    n = draw(st.integers(1, 3))
+    parts = []
+    for _ in range(n):
+        part = list(shape)
+        part[axis] = draw(st.integers(0, 3))
+        parts.append(draw(values(tuple(part))))
+    return Example(tuple(parts), lambda *xs: apply(PRIMITIVES["concatenate"], xs, (axis,)))
+
+
 PRIMITIVE_SPECS: dict[str, st.SearchStrategy[Example]] = {
+    "identity": _unary(lambda x: apply(PRIMITIVES["identity"], (x,))),
+    "astype": _unary(lambda x: apply(PRIMITIVES["astype"], (x,), (x.dtype,))),
+    "getitem": _getitem(),
+    "scatter_add": _scatter_add(),
+    "concatenate": _concatenate(),
     "exp": _unary(lambda x: x.exp()),
     "log": _unary(lambda x: x.log(), POSITIVE),
     "reciprocal": _unary(lambda x: x.reciprocal(), OFF_ZERO),

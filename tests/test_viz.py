@@ -431,11 +431,11 @@ class TestSummaries:
     def test_tangents_are_shown_when_present(self):
         """A forward-mode tangent is summarised: d exp(x) = ẋ * exp(x)."""
         x = Tensor([0.5, -1.0, 2.0], requires_grad=True, name="x")
-        x._tangent = np.array([1.0, 2.0, -3.0])
+        x._tangents = {0: np.array([1.0, 2.0, -3.0])}
         y = x.exp()
         source = y.draw().source
         label = line_of(source, node_containing(source, ">exp<"))
-        np.testing.assert_allclose(numbers_after(label, "tangent"), x._tangent * np.exp(x.data), rtol=1e-3)
+        np.testing.assert_allclose(numbers_after(label, "tangent"), x.tangent * np.exp(x.data), rtol=1e-3)
         assert "tangent" not in y.draw(show_tangents=False).source
 
     def test_summary_counts_non_finite_entries(self):

@@ -10,7 +10,10 @@ on exit. Every primitive gets four faults:
 * ``vjp_scaled``: the VJP's result is 1% too large;
 * ``jvp_scaled``: the JVP's result is 1% too large (forward mode's rule);
 * a structural slip of its own kind (:data:`STRUCTURAL`): the unbroadcast dropped, an operand
-  not transposed, a permutation not inverted, a sign or a mask forgotten.
+  not transposed, a permutation not inverted, a sign or a mask forgotten;
+* where a rule reads a value that must stay differentiable, a recording slip
+  (:data:`RECORDING`): the rule reads the raw array (``values(x)``) where it should use the
+  tensor, which is right at first order and cuts the graph of the second derivative.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autograd.primitives import PRIMITIVES, Primitive
+from autograd.primitives import GETITEM, PRIMITIVES, Primitive, _PerInput, lift, values
 
 
 @dataclass(frozen=True)
@@ -34,11 +37,17 @@ class Fault:
 
 
 def _each_vjp(wrap: Callable[[Callable, int], Callable]) -> Callable[[Primitive], dict]:
-    return lambda prim: {"vjps": tuple(wrap(rule, i) for i, rule in enumerate(prim.vjps))}
+    def patch(prim: Primitive) -> dict:
+        if isinstance(prim.vjps, _PerInput):  # any number of inputs: wrap each as it is made
+            make = prim.vjps.make
+            return {"vjps": _PerInput(lambda i: wrap(make(i), i))}
+        return {"vjps": tuple(wrap(rule, i) for i, rule in enumerate(prim.vjps))}
+
+    return patch
 
 
 def _ignore_g(rule, i):
-    return lambda g, ans, *args: rule(np.ones_like(g), ans, *args)
+    return lambda g, ans, *args: rule(g * 0 + 1, ans, *args)
 
 
 def _vjp_scaled(rule, i):
@@ -120,6 +129,22 @@ STRUCTURAL: dict[str, Fault] = {
         "VJP reshapes g in column-major order",
         _vjps(lambda g, ans, x, shape: np.reshape(g, x.shape, order="F")),
     ),
+    "identity": Fault("sign_flipped", "VJP -g instead of g", _vjps(lambda g, ans, x: -g)),
+    "astype": Fault("zeroed", "VJP 0 instead of g cast back", _vjps(lambda g, ans, x, dtype: g * 0)),
+    "getitem": Fault(
+        "not_accumulated",
+        "VJP writes g at the index instead of adding (repeated indices lose contributions)",
+        _vjps(lambda g, ans, x, index: _assigned(g, index, x.shape)),
+    ),
+    "scatter_add": Fault(
+        "sign_flipped", "VJP -g[index] instead of g[index]",
+        _vjps(lambda g, ans, x, index, shape: -lift(GETITEM, (g,), (index,))),
+    ),
+    "concatenate": Fault(
+        "offset_dropped",
+        "VJP of every input takes the first slice of g",
+        lambda prim: (lambda make: {"vjps": _PerInput(lambda i: make(0))})(prim.vjps.make),
+    ),
     # The fused primitives of autograd.fused.
     "linear (matmul+add)": Fault(
         "bias_not_summed",
@@ -130,21 +155,59 @@ STRUCTURAL: dict[str, Fault] = {
         "one_hot_assumed",
         "VJP of Z is (A - Y)/m for any Y, instead of (A ⊙ Σ₀Y - Y)/m",
         _vjps(
-            lambda g, ans, z, y: g * (np.exp(z - z.max(0)) / np.exp(z - z.max(0)).sum(0) - y) / z.shape[1],
+            lambda g, ans, z, y, a: g * (np.exp(z - z.max(0)) / np.exp(z - z.max(0)).sum(0) - y) / z.shape[1],
             None,
         ),
     ),
 }
 
 
+def _assigned(g, index, shape):
+    out = np.zeros(shape, dtype=values(g).dtype)
+    out[index] = values(g)
+    return out
+
+
+def _raw(rule: Callable, *positions: int) -> Callable:
+    """``rule`` with the arguments at ``positions`` (of ``g, ans, *xs``) read as raw arrays."""
+
+    def slipped(*args):
+        return rule(*(values(a) if k in positions else a for k, a in enumerate(args)))
+
+    return slipped
+
+
+def _raw_vjps(*positions: int) -> Callable[[Primitive], dict]:
+    return lambda prim: {"vjps": tuple(_raw(rule, *positions) for rule in prim.vjps)}
+
+
+#: Recording slips: the rule reads a raw array (the output or an input) where it should keep the
+#: tensor, so first derivatives stay right and second derivatives lose a term.
+RECORDING: dict[str, Fault] = {
+    name: Fault("reads_raw", f"VJP reads {what} as a raw array (not differentiable)", _raw_vjps(*positions))
+    for name, what, positions in [
+        ("exp", "ans", (1,)),
+        ("log", "x", (2,)),
+        ("reciprocal", "ans", (1,)),
+        ("mul", "x and y", (2, 3)),
+        ("matmul", "x and y", (2, 3)),
+        ("linear (matmul+add)", "W and X", (2, 3)),
+        ("softmax_cross_entropy (log_softmax+mul+sum)", "Z", (2,)),
+    ]
+}
+
+
 def faults_for(name: str) -> dict[str, Fault]:
-    """The faults of primitive ``name``: the generic three and its structural one.
+    """The faults of primitive ``name``: the generic three, its structural one and, where a
+    rule reads a differentiable value, its recording slip.
 
     A primitive without a structural fault raises KeyError: a new primitive needs one here.
     """
     faults = {fault.name: fault for fault in GENERIC}
     structural = STRUCTURAL[name]
     faults[structural.name] = structural
+    if name in RECORDING:
+        faults[RECORDING[name].name] = RECORDING[name]
     return faults
 
 

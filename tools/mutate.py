@@ -28,7 +28,7 @@ from tools.mutants import all_mutants, faults_for
 ROOT = Path(__file__).resolve().parent.parent
 
 #: The fast gradient suite a mutant must fail: the core tests and the property tests.
-DEFAULT_TESTS = ("tests/test_core*.py", "tests/test_properties.py")
+DEFAULT_TESTS = ("tests/test_core*.py", "tests/test_properties.py", "tests/test_higher_order.py")
 
 # pytest's exit codes: 0 all passed, 1 some test failed; anything else means the run itself
 # broke (interrupted, internal error, usage error, no tests), which proves nothing.

@@ -1,0 +1,300 @@
+"""``Optimizer``: parameter groups, per-parameter state and state dicts, as in PyTorch.
+
+* ``optimizer.param_groups`` is a list of dicts, each holding ``"params"`` (a list of tensors)
+  and the group's hyperparameters (the constructor's values unless the group sets its own), so a
+  group can have its own ``lr`` or ``weight_decay``; a schedule changes ``group["lr"]``.
+* ``optimizer.state[i]`` is the state of the ``i``-th parameter, counting through the groups in
+  order. It is keyed by that position rather than by ``id(p)``, so ``copy.deepcopy`` and pickle,
+  which copy the parameters along with the state, keep momentum buffers and Adam moments.
+* ``state_dict()`` is ``{"state": {i: {...}}, "param_groups": [{..., "params": [i, ...]}]}`` with
+  copies of the arrays; ``load_state_dict`` checks every array (shape, real dtype) and the group
+  sizes before changing anything, and casts the arrays to the parameters' dtypes.
+
+An update builds a new array and hands it over with ``p.assign(new, copy=False)``: the array is
+fresh, so no copy is needed, and the parameter's mutation clock still tells older graphs that it
+changed. Hyperparameters are read as Python floats, which NumPy treats as weakly typed: a float32
+parameter, its gradient and every state buffer stay float32. Parameters whose ``grad`` is None
+(unused in the last forward pass) are skipped, state and all.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from autograd import Tensor, enable_grad
+
+ParamGroup = dict[str, Any]
+
+
+def check_number(
+    where: str,
+    name: str,
+    value: Any,
+    *,
+    above: float | None = None,
+    at_least: float | None = None,
+    below: float | None = None,
+) -> float:
+    """``value`` as a float, or a clear error: it must be a finite real in the given bounds."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where}: {name} must be a real number, got {value!r}")
+    number = float(value)
+    bounds = []
+    if above is not None:
+        bounds.append(f"> {above}")
+    if at_least is not None:
+        bounds.append(f">= {at_least}")
+    if below is not None:
+        bounds.append(f"< {below}")
+    wrong = (
+        not math.isfinite(number)
+        or (above is not None and not number > above)
+        or (at_least is not None and not number >= at_least)
+        or (below is not None and not number < below)
+    )
+    if wrong:
+        raise ValueError(f"{where}: {name} must be a finite number {' and '.join(bounds)}, got {value!r}")
+    return number
+
+
+def check_flag(where: str, name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where}: {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _describe(p: Tensor) -> str:
+    label = f"{p.name!r}, " if getattr(p, "name", None) else ""
+    return f"{label}shape {tuple(p.shape)}"
+
+
+class Optimizer:
+    """Holds the parameter groups; ``step()`` updates the parameters, ``zero_grad()`` forgets grads.
+
+    Subclasses give ``defaults`` (every hyperparameter), validate a group in ``_check_group`` and
+    update one parameter in ``_update(p, g, state, group)``; ``state_keys`` lists the entries a
+    parameter's state may hold (``step`` is a count, the others arrays shaped like the parameter).
+    """
+
+    state_keys: frozenset[str] = frozenset()
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[ParamGroup], defaults: Mapping[str, Any]) -> None:
+        name = type(self).__name__
+        if isinstance(params, Tensor):
+            raise TypeError(f"{name}: params must be an iterable of Tensors or of dicts, got a single Tensor")
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(f"{name}: params must be ordered (a list), got a set")
+        params = list(params)
+        if not params:
+            raise ValueError(f"{name}: got an empty parameter list (did you forget model.parameters()?)")
+        self.defaults = dict(defaults)
+        self.param_groups: list[ParamGroup] = []
+        self.state: dict[int, dict[str, Any]] = {}
+        groups = params if isinstance(params[0], Mapping) else [{"params": params}]
+        for group in groups:
+            self.add_param_group(group)
+
+    # -- parameter groups -----------------------------------------------------------------
+
+    def add_param_group(self, param_group: Mapping[str, Any]) -> None:
+        """Add a group ``{"params": [...], "lr": ..., ...}``; unset hyperparameters take the defaults."""
+        index = len(self.param_groups)
+        where = f"{type(self).__name__} param_groups[{index}]"
+        if not isinstance(param_group, Mapping) or "params" not in param_group:
+            raise TypeError(
+                f"{where}: a parameter group is a dict with a 'params' entry, got {param_group!r}"
+            )
+        group = dict(param_group)
+        params = group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, (set, frozenset)):
+            raise TypeError(f"{where}: 'params' must be ordered (a list), got a set")
+        group["params"] = list(params)
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        self._check_params(where, index, group["params"])
+        self._check_group(where, group)
+        self.param_groups.append(group)
+
+    def _check_params(self, where: str, group_index: int, params: list[Any]) -> None:
+        positions: dict[int, str] = {}
+        for k, group in enumerate(self.param_groups):
+            for j, p in enumerate(group["params"]):
+                positions[id(p)] = f"param_groups[{k}]['params'][{j}]"
+        for j, p in enumerate(params):
+            if not isinstance(p, Tensor) or not p.requires_grad or not p.is_leaf:
+                raise TypeError(
+                    f"{where}: params[{j}] must be a leaf Tensor with requires_grad=True, "
+                    f"got {type(p).__name__}" + (f" ({_describe(p)})" if isinstance(p, Tensor) else "")
+                )
+            if p.dtype.kind != "f":
+                raise TypeError(
+                    f"{where}: params[{j}] ({_describe(p)}) has dtype {p.dtype}; it must be floating-point"
+                )
+            here = f"param_groups[{group_index}]['params'][{j}]"
+            if id(p) in positions:
+                raise ValueError(
+                    f"{where}: params[{j}] ({_describe(p)}) is already optimized as {positions[id(p)]}; "
+                    "a parameter listed twice would be stepped twice"
+                )
+            positions[id(p)] = here
+
+    def _check_group(self, where: str, group: ParamGroup) -> None:
+        """Validate (and normalise) a group's hyperparameters; subclasses extend it."""
+        group["lr"] = check_number(where, "lr", group["lr"], above=0.0)
+        group["weight_decay"] = check_number(where, "weight_decay", group["weight_decay"], at_least=0.0)
+
+    # -- stepping -------------------------------------------------------------------------
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``grad`` to None."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient; returns ``closure()`` if one is given.
+
+        The learning rate is checked again here, since schedules and users change it: it must be
+        finite and ``>= 0`` (a schedule such as cosine annealing may reach 0).
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        index = 0
+        for group_index, group in enumerate(self.param_groups):
+            lr = group["lr"]
+            if not (isinstance(lr, numbers.Real) and 0.0 <= lr < math.inf):
+                raise ValueError(
+                    f"{type(self).__name__}.step: param_groups[{group_index}]['lr'] must be a finite "
+                    f"number >= 0, got {lr!r}"
+                )
+            for p in group["params"]:
+                g = p.grad
+                if g is not None:
+                    if g.shape != p.shape:
+                        raise ValueError(
+                            f"{type(self).__name__}.step: the gradient of the parameter {_describe(p)} has "
+                            f"shape {tuple(g.shape)}"
+                        )
+                    state = self.state.get(index)
+                    if state is None:
+                        state = self.state[index] = {}
+                    self._update(p, g, state, group)
+                index += 1
+        return loss
+
+    def _update(self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: ParamGroup) -> None:
+        raise NotImplementedError
+
+    # -- state dicts ----------------------------------------------------------------------
+
+    def _flat_params(self) -> list[Tensor]:
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"state": {i: {...}}, "param_groups": [{..., "params": [i, ...]}]}``, arrays copied."""
+        groups, start = [], 0
+        for group in self.param_groups:
+            hyper = {key: value for key, value in group.items() if key != "params"}
+            groups.append({**hyper, "params": list(range(start, start + len(group["params"])))})
+            start += len(group["params"])
+        state = {
+            index: {
+                key: value.copy() if isinstance(value, np.ndarray) else value for key, value in entry.items()
+            }
+            for index, entry in self.state.items()
+        }
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore the state and hyperparameters saved by :meth:`state_dict`.
+
+        The saved groups must match this optimizer's in number and sizes; saved parameter ``k``
+        of a group is this optimizer's parameter ``k`` of the same group. Everything is checked
+        before anything changes.
+        """
+        owner = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, Mapping) or set(state_dict) != {"state", "param_groups"}:
+            keys = sorted(state_dict) if isinstance(state_dict, Mapping) else type(state_dict).__name__
+            raise ValueError(f"{owner}: expected a dict with keys 'state' and 'param_groups', got {keys}")
+        saved_groups = list(state_dict["param_groups"])
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"{owner}: the state has {len(saved_groups)} parameter groups, "
+                f"this optimizer {len(self.param_groups)}"
+            )
+        position: dict[Any, Tensor] = {}
+        new_groups = []
+        for k, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(
+                    f"{owner}: parameter group {k} has {len(saved['params'])} parameters in the state, "
+                    f"{len(group['params'])} in this optimizer"
+                )
+            missing = sorted(set(self.defaults) - set(saved))
+            if missing:
+                raise ValueError(
+                    f"{owner}: parameter group {k} lacks the hyperparameters {missing} of "
+                    f"{type(self).__name__} (is it the state of another optimizer?)"
+                )
+            position.update(zip(saved["params"], group["params"]))
+            new_group = {
+                **{key: value for key, value in saved.items() if key != "params"},
+                "params": group["params"],
+            }
+            self._check_group(f"{owner}: param_groups[{k}]", new_group)
+            new_groups.append(new_group)
+        index_of = {id(p): i for i, p in enumerate(self._flat_params())}
+        new_state: dict[int, dict[str, Any]] = {}
+        for key, entry in dict(state_dict["state"]).items():
+            if key not in position:
+                raise ValueError(
+                    f"{owner}: the state has an entry for parameter {key!r}, which no group lists"
+                )
+            p = position[key]
+            new_state[index_of[id(p)]] = self._load_entry(f"{owner}: state[{key!r}]", p, entry)
+        self.param_groups[:] = new_groups
+        self.state = new_state
+
+    def _load_entry(self, where: str, p: Tensor, entry: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(entry) - self.state_keys)
+        if unknown:
+            raise ValueError(
+                f"{where}: unknown entries {unknown} for {type(self).__name__} "
+                f"(expected some of {sorted(self.state_keys)})"
+            )
+        loaded: dict[str, Any] = {}
+        for key, value in entry.items():
+            if key == "step":
+                count = np.asarray(value)
+                if count.shape != () or count.dtype.kind not in "iuf" or count != int(count) or count < 0:
+                    raise ValueError(f"{where}['step'] must be a count >= 0, got {value!r}")
+                loaded[key] = int(count)
+                continue
+            array = np.asarray(value)
+            if array.dtype.kind not in "iuf":
+                raise TypeError(
+                    f"{where}[{key!r}] has dtype {array.dtype}; only real numbers can be loaded "
+                    f"(the parameter is {p.dtype})"
+                )
+            if array.shape != p.shape:
+                raise ValueError(
+                    f"{where}[{key!r}] has shape {tuple(array.shape)} but its parameter {_describe(p)}"
+                )
+            loaded[key] = array.astype(p.dtype)
+        return loaded
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for k, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {k}")
+            lines.extend(f"    {key}: {group[key]}" for key in sorted(group) if key != "params")
+        return "\n".join(lines) + "\n)"
