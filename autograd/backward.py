@@ -65,7 +65,7 @@ def _walk_from(roots: Sequence, follow=None) -> list:
 
 
 def _recorded(t) -> bool:
-    return t._prim is not None and t.requires_grad
+    return t._prim is not None and t._requires_grad
 
 
 def toposort(root) -> list:
@@ -139,7 +139,7 @@ def _consumers(roots: Sequence, needed: set | None) -> dict:
     pop, push = stack.pop, stack.append
     while stack:
         for parent in pop()._parents:
-            if parent._prim is not None and parent.requires_grad:
+            if parent._prim is not None and parent._requires_grad:
                 key = id(parent)
                 if needed is not None and key not in needed:
                     continue
@@ -156,7 +156,7 @@ def _needed(roots: Sequence, inputs: Sequence) -> set:
     the only ones a gradient with respect to ``inputs`` has to flow through."""
     wanted = {id(t) for t in inputs}
     needed = set()
-    for node in _walk_from(roots, lambda t: t.requires_grad):
+    for node in _walk_from(roots, lambda t: t._requires_grad):
         key = id(node)
         if key in wanted:
             needed.add(key)
@@ -197,7 +197,7 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
     a second call adds the same gradients again, as in PyTorch.
     """
     _check_retain_graph("backward", retain_graph)
-    if not root.requires_grad:
+    if not root._requires_grad:
         raise RuntimeError(
             f"backward: this tensor of shape {root._data.shape} does not require grad and has "
             "no graph: create the leaves with requires_grad=True, outside no_grad()"
@@ -254,7 +254,7 @@ def gradients(
         retain_graph = create_graph
     _check_retain_graph("gradients", retain_graph)
     for k, t in enumerate(inputs):
-        if not t.requires_grad:
+        if not t._requires_grad:
             raise RuntimeError(
                 f"gradients: input {k} (shape {t._data.shape}) does not require grad, so no "
                 "gradient can flow to it"
@@ -262,7 +262,7 @@ def gradients(
     roots, seeds = [], []
     for out, seed in zip(outputs, grad_outputs):
         seed = _seed("gradients", out, seed)
-        if out.requires_grad:
+        if out._requires_grad:
             roots.append(out)
             seeds.append(seed)
     # Rules run on tensors when the result must be differentiable again, or when an active
@@ -387,7 +387,7 @@ def _sweep(roots: tuple, seeds: tuple, inputs, tensors: bool, retain_graph: bool
                         "modified after this node was recorded, so its gradient would be wrong; "
                         "recompute the forward pass after changing the data"
                     )
-                if not parent.requires_grad:
+                if not parent._requires_grad:
                     continue
                 pkey = id(parent)
                 if needed is not None and pkey not in needed:

@@ -89,7 +89,7 @@ def reverse_jacobian(f: Callable, *inputs: Any) -> list[np.ndarray]:
     arrays = [_as_float64(x) if c else None for x, c in zip(inputs, checked)]
     leaves = [Tensor(a, requires_grad=True) if c else inp for a, c, inp in zip(arrays, checked, inputs)]
     # Inside a transform's scope, so that transforms f calls return tensors recorded for this one.
-    with state.transforming():
+    with state.transforming(), state.reversing():
         out = f(*leaves)
     if not isinstance(out, Tensor):
         out = Tensor(out)

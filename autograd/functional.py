@@ -179,6 +179,15 @@ def _aux_result(aux: Any, nested: bool) -> Any:
     return pytree.tree_map(lambda a: np.array(a._data) if isinstance(a, Tensor) else a, aux)
 
 
+def _own(array: np.ndarray) -> np.ndarray:
+    """``array`` for the caller: made writable again when it owns its memory (a gradient the
+    sweep made for this call alone, which nothing else refers to), else a copy."""
+    if array.base is None and array.flags.owndata:
+        array.flags.writeable = True
+        return array
+    return np.array(array)
+
+
 def _zeros_like(t: Tensor, nested: bool, dtype: Any = None) -> Any:
     zeros = np.zeros(t.shape, dtype=dtype or t.dtype)
     return _wrap(zeros) if nested else zeros
@@ -420,7 +429,8 @@ def _pattern(f: Function, inputs: _Inputs) -> tuple[np.ndarray, Tensor]:
     for leaf in leaves:
         leaf.requires_grad = True
     try:
-        with enable_grad(), state.transforming():
+        # Recorded like a reverse transform's function: nested transforms record for the pattern.
+        with enable_grad(), state.transforming(), state.reversing():
             out = _as_output("jacfwd", f(*inputs.args))
         return sparsity.graph_pattern(out, leaves), out
     finally:
@@ -430,6 +440,11 @@ def _pattern(f: Function, inputs: _Inputs) -> tuple[np.ndarray, Tensor]:
 
 def _assemble(blocks, outs, out_def, inputs: _Inputs, nested: bool) -> Any:
     """Per output and input, the Jacobian of shape ``out.shape + x.shape`` from its columns."""
+    if not nested:
+        for i in range(len(inputs.leaves)):
+            columns = [c for o in range(len(outs)) for c in blocks[o][i]]
+            if columns and all(c is None for c in columns):
+                _warn_independent("jacfwd", f"input {i}")
     per_output = []
     for o, out in enumerate(outs):
         per_input = []
@@ -445,8 +460,6 @@ def _assemble(blocks, outs, out_def, inputs: _Inputs, nested: bool) -> Any:
                 flat = _stack_rows(cols, (leaf.size, out.size))
                 per_input.append(apply(P.RESHAPE, (flat.T,), (out.shape + leaf.shape,)))
             else:
-                if all(c is None for c in cols) and cols:
-                    _warn_independent("jacfwd", f"input {i}")
                 block = np.zeros((leaf.size, out.size), dtype=dtype)
                 for j, c in enumerate(cols):
                     if c is not None:
@@ -477,6 +490,9 @@ class _Pullback:
         self.out_def = out_def
         self.inputs = inputs
         self.nested = nested
+        # Record the sweep only for an enclosing reverse transform; nested in forward ones only,
+        # the rules run on tensors (their tangents flow) and record nothing.
+        self.create_graph = nested and _local.reverse > 0
         self._warned = False
 
     def flat(self, cotangents: list) -> list:
@@ -489,10 +505,11 @@ class _Pullback:
                 seeds.append(u)
         grads = [None] * len(leaves)
         if roots:
-            with enable_grad() if self.nested else no_grad():
+            with enable_grad() if self.create_graph else no_grad():
                 grads = list(
                     gradients(
-                        roots, leaves, seeds, create_graph=self.nested, allow_unused=True, retain_graph=True
+                        roots, leaves, seeds, create_graph=self.create_graph, allow_unused=True,
+                        retain_graph=True,
                     )
                 )
         if any(g is None for g in grads) and not self._warned and leaves:
@@ -508,7 +525,7 @@ class _Pullback:
             elif self.nested:
                 results.append(g)
             else:
-                results.append(np.array(g._data))
+                results.append(_own(g._data))
         return results
 
     def __call__(self, cotangent: Any) -> tuple:
@@ -540,7 +557,7 @@ def _record(op: str, f: Function, args: tuple, nums: tuple, single: bool, has_au
     """Record ``f`` at fresh inputs: ``(outs, out_def, aux, pullback)``."""
     nested = _local.depth > 0
     inputs = _Inputs(op, args, nums, single, nested, reverse=True)
-    with enable_grad(), state.transforming():
+    with enable_grad(), state.transforming(), state.reversing():
         result = f(*inputs.args)
     result, aux = _split_aux(op, result, has_aux)
     flat, out_def = pytree.flatten(result)
@@ -669,14 +686,21 @@ HVP_MODES = ("fwd-over-rev", "rev-over-fwd", "rev-over-rev", "fwd-over-fwd")
 
 
 def _vdot(a: Any, b: Any) -> Any:
-    """``<a, b>`` for tensors or arrays of the same shape."""
-    return (a * b).sum()
+    """``<a, b>`` summed over the leaves of two pytrees of the same structure."""
+    total = None
+    for x, y in zip(pytree.flatten(a)[0], pytree.flatten(b)[0]):
+        term = (x * y).sum()
+        total = term if total is None else total + term
+    return total
 
 
 def hvp(f: Function, x: Any, v: Any, mode: str = "fwd-over-rev") -> Any:
     """``H v``, the Hessian of a scalar ``f`` at ``x`` times ``v``, without forming ``H``.
 
-    * ``fwd-over-rev``: ``jvp(grad(f), (x,), (v,))``: one forward sweep over one reverse one.
+    ``x`` and ``v`` are arrays, or pytrees of the same structure (a network's parameters);
+    the result has their structure.
+
+    * ``fwd-over-rev``: ``jvp(grad(f), x, v)``: one forward sweep over one reverse one.
     * ``rev-over-fwd``: ``grad(x ↦ J(x) v)``: one reverse sweep over one forward one.
     * ``rev-over-rev``: ``grad(x ↦ <∇f(x), v>)``: a reverse sweep over a recorded one.
     * ``fwd-over-fwd``: ``(H v)_i = jvp(x ↦ J(x) v, e_i)``: n forward sweeps, one per input
@@ -687,10 +711,15 @@ def hvp(f: Function, x: Any, v: Any, mode: str = "fwd-over-rev") -> Any:
     """
     if mode not in HVP_MODES:
         raise ValueError(f"hvp: mode must be one of {HVP_MODES}, got {mode!r}")
-    x_shape = np.shape(x.data if isinstance(x, Tensor) else x)
-    v_shape = np.shape(v.data if isinstance(v, Tensor) else v)
-    if x_shape != v_shape:
-        raise ValueError(f"hvp: v has shape {v_shape} but x has shape {x_shape}")
+    x_leaves, x_def = pytree.flatten(x)
+    v_leaves, v_def = pytree.flatten(v)
+    if x_def != v_def:
+        raise ValueError("hvp: v does not have the structure of x")
+    for xl, vl in zip(x_leaves, v_leaves):
+        x_shape = np.shape(xl.data if isinstance(xl, Tensor) else xl)
+        v_shape = np.shape(vl.data if isinstance(vl, Tensor) else vl)
+        if x_shape != v_shape:
+            raise ValueError(f"hvp: v has shape {v_shape} but x has shape {x_shape}")
 
     def directional(y: Any) -> Any:  # y ↦ J(y) v, forward mode
         return jvp(f, (y,), (v,))[1]
@@ -701,13 +730,15 @@ def hvp(f: Function, x: Any, v: Any, mode: str = "fwd-over-rev") -> Any:
         return grad(directional)(x)
     if mode == "rev-over-rev":
         return grad(lambda y: _vdot(grad(f)(y), v))(x)
-    # fwd-over-fwd: e_iᵀ H v, one outer forward sweep per element.
-    x_array = np.asarray(x.data if isinstance(x, Tensor) else x)
-    out = np.zeros(x_array.size, dtype=np.result_type(x_array.dtype, np.float64) if x_array.dtype.kind != "f"
-                   else x_array.dtype)
-    basis = np.zeros(x_array.size, dtype=out.dtype)
-    for i in range(x_array.size):
-        basis[i] = 1
-        out[i] = np.asarray(jvp(directional, (x,), (basis.reshape(x_shape).copy(),))[1]).reshape(())
-        basis[i] = 0
-    return out.reshape(x_shape)
+    # fwd-over-fwd: e_iᵀ H v, one outer forward sweep per element of every leaf.
+    arrays = [np.asarray(xl.data if isinstance(xl, Tensor) else xl) for xl in x_leaves]
+    arrays = [a if a.dtype.kind == "f" else a.astype(np.float64) for a in arrays]
+    results = []
+    for k, array in enumerate(arrays):
+        out = np.zeros(array.size, dtype=array.dtype)
+        for i in range(array.size):
+            basis = [np.zeros(a.shape, dtype=a.dtype) for a in arrays]
+            basis[k].reshape(-1)[i] = 1
+            out[i] = np.asarray(jvp(directional, (x,), (pytree.unflatten(x_def, basis),))[1]).reshape(())
+        results.append(out.reshape(array.shape))
+    return pytree.unflatten(x_def, results)

@@ -24,7 +24,10 @@ from typing import Any
 class Switches:
     """One thread's switches (each thread starts with these values)."""
 
-    __slots__ = ("grad_enabled", "observed", "observers", "scope", "levels", "cap", "depth", "sweeps")
+    __slots__ = (
+        "grad_enabled", "observed", "observers", "scope", "levels", "recorded_levels", "cap", "depth",
+        "reverse", "sweeps",
+    )
 
     def __init__(self) -> None:
         #: Record operations for reverse mode. ``no_grad`` turns it off.
@@ -42,12 +45,20 @@ class Switches:
         #: transforms are never confused (see ``tensor._push_tangents``). Level 0, always
         #: active, holds tangents set by hand on a tensor outside any transform.
         self.levels: list[int] = [0]
+        #: The levels whose tangents an enclosing reverse transform differentiates (it was
+        #: recording when the level opened: reverse over forward), so their JVP rules record.
+        #: Under forward over reverse the tangents only flow forward, and nothing is recorded.
+        self.recorded_levels: set[int] = set()
         #: Forward mode: tangents of levels above this are invisible. A JVP rule of level L
         #: runs with the cap at L - 1, so its own operations carry only the lower levels.
         self.cap: int = sys.maxsize
         #: How many function transforms (grad, jvp, jacfwd, ...) are evaluating their function
         #: right now: above 0 a transform returns tensors recorded for the enclosing one.
         self.depth = 0
+        #: How many reverse transforms are recording their function right now: above 0 a nested
+        #: reverse sweep records its own gradients (``create_graph``) for them; otherwise only
+        #: forward levels can see those gradients, and their tangents need no recording.
+        self.reverse = 0
         #: Forward sweeps in progress: a sweep nested in another one is part of it (nested
         #: dual numbers evaluate the function once), so only the outermost is counted.
         self.sweeps = 0
@@ -220,11 +231,15 @@ class name_scope:
 def new_level() -> Iterator[int]:
     """Open a forward-mode level for one transform: its id, active inside the block."""
     level = next(_level_ids)
-    local.levels.append(level)
+    s = thread.s
+    s.levels.append(level)
+    if s.reverse:
+        s.recorded_levels.add(level)
     try:
         yield level
     finally:
-        local.levels.remove(level)
+        s.levels.remove(level)
+        s.recorded_levels.discard(level)
 
 
 @contextlib.contextmanager
@@ -237,6 +252,17 @@ def capped(level: int) -> Iterator[None]:
         yield
     finally:
         local.cap = previous
+
+
+@contextlib.contextmanager
+def reversing() -> Iterator[None]:
+    """Mark that a reverse transform is recording its function."""
+    s = thread.s
+    s.reverse += 1
+    try:
+        yield
+    finally:
+        s.reverse -= 1
 
 
 @contextlib.contextmanager

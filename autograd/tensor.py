@@ -9,7 +9,10 @@ unbroadcast is ``broadcast_to``'s VJP (``primitives.sum_to``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from copy import deepcopy as _deepcopy
+from operator import attrgetter as _attrgetter
 from typing import Any
 
 import numpy as np
@@ -21,6 +24,8 @@ from .backward import backward as _backward
 _thread = state.thread
 
 _ndarray = np.ndarray
+#: Serializes the bumps of ``state.mutation_clock``, which every thread shares.
+_CLOCK_LOCK = threading.Lock()
 _new = object.__new__
 _PYTHON_SCALARS = (int, float, bool)
 _NUMERIC_KINDS = "biuf"
@@ -39,15 +44,26 @@ class Tensor:
 
     Python lists and Python numbers become float64; arrays keep their dtype. Only
     floating-point data may require grad.
+
+    Every assignment is checked where it happens: ``t.requires_grad`` takes True or False (True
+    only for floating-point data, False only on a leaf); ``t.grad`` takes None or an ndarray of
+    ``t``'s shape and dtype; ``t.data`` of a tensor that requires grad takes values of its
+    shape and dtype (Python numbers are converted to it).
+
+    Pickles and copies (``copy.copy``, ``copy.deepcopy``) keep the values, the flag, ``.grad``
+    and the name, and are leaves ready to be trained in the process that loads them. Pickling a
+    computed tensor gives a leaf that requires grad, without the graph; deep-copying one raises
+    (as in PyTorch).
     """
 
     # ndarray (op) Tensor defers to the Tensor's reflected operator instead of looping over it.
     __array_ufunc__ = None
 
     # Defaults shared by every tensor: an instance stores only what differs, which keeps the
-    # creation of op outputs cheap.
-    requires_grad: bool = False
-    grad: np.ndarray | None = None
+    # creation of op outputs cheap. ``requires_grad`` and ``grad`` are properties over the
+    # private ``_requires_grad`` and ``_grad``, so that every assignment is checked.
+    _requires_grad: bool = False
+    _grad: np.ndarray | None = None
     name: str | None = None
     _prim: P.Primitive | None = None  # the primitive that made this tensor; None for a leaf
     _parents: tuple = ()
@@ -62,7 +78,12 @@ class Tensor:
     _origin: Any = None  # where the node was created, kept in anomaly mode
     _scope: str | None = None  # the module path (e.g. "layers.0") active when it was recorded
 
-    def __init__(self, data: Any, requires_grad: bool = False, *, dtype: Any = None, name: str | None = None):
+    def __init__(
+        self, data: Any, requires_grad: bool = False, *, dtype: Any = None, name: str | None = None
+    ) -> None:
+        requires_grad = _flag("Tensor", "requires_grad", requires_grad)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Tensor: name must be a str or None; got {name!r} ({type(name).__name__})")
         self._data = _to_array("Tensor", data, dtype, copy=True)
         self._data.flags.writeable = False
         if requires_grad:
@@ -70,7 +91,7 @@ class Tensor:
                 raise TypeError(
                     f"Tensor: only floating-point data can require grad; got dtype {self._data.dtype}"
                 )
-            self.requires_grad = True
+            self._requires_grad = True
         if name is not None:
             self.name = name
 
@@ -94,15 +115,56 @@ class Tensor:
         With ``copy=False`` a NumPy array is taken as it is, without a copy, and made read-only:
         for an optimizer that has just computed the new values into a fresh array of its own.
         Either way, backward through nodes recorded before the change raises.
+
+        A tensor that requires grad keeps its shape and dtype: integer values would truncate
+        its gradients, and another shape or dtype would no longer match its ``.grad`` or an
+        optimizer's moments, so they raise (cast the values, or make a new ``Tensor``).
         """
         if value.__class__ is _ndarray and value.dtype.kind in _NUMERIC_KINDS:
             array = value.copy(order="K") if copy else value
         else:
-            array = _to_array("Tensor.data", value, None, copy=True)
+            # Python numbers take the dtype of a tensor that requires grad, as they do in operations.
+            python = self._requires_grad and not isinstance(value, (np.ndarray, np.generic, Tensor))
+            array = _to_array("Tensor.data", value, self._data.dtype if python else None, copy=True)
+        if self._requires_grad:
+            _check_replacement(self, array)
         array.flags.writeable = False
         self._data = array
-        state.mutation_clock += 1
-        self._mutated_at = state.mutation_clock
+        with _CLOCK_LOCK:  # two threads' "+= 1" could otherwise both write the same (or an older) value
+            state.mutation_clock += 1
+            self._mutated_at = state.mutation_clock
+
+    # -- gradient state ----------------------------------------------------------------------
+
+    def _set_requires_grad(self, value: Any) -> None:
+        if value is not True and value is not False:
+            value = _flag("Tensor.requires_grad", "the value", value)
+        if value:
+            if self._data.dtype.kind != "f":
+                raise TypeError(
+                    f"Tensor.requires_grad: only floating-point data can require grad; this tensor "
+                    f"has dtype {self._data.dtype} (convert it first, e.g. "
+                    "Tensor(t.data.astype(np.float64), requires_grad=True))"
+                )
+        elif self._prim is not None:
+            raise RuntimeError(
+                f"Tensor.requires_grad: only a leaf's flag can be changed; this tensor was computed "
+                f"by {self._prim.name} (use t.detach() for a copy that does not require grad)"
+            )
+        self._requires_grad = value
+
+    #: Whether backward accumulates a gradient for this tensor. Only floating-point tensors can
+    #: require grad, and only a leaf's flag can be turned off. (The getter is a C function, so
+    #: that reading the flag, which every operation does, stays cheap.)
+    requires_grad = property(_attrgetter("_requires_grad"), _set_requires_grad)
+
+    def _set_grad(self, value: Any) -> None:
+        if value is not None:
+            _check_grad(self, value)
+        self._grad = value
+
+    #: The accumulated gradient: None, or an ndarray of this tensor's shape and dtype.
+    grad = property(_attrgetter("_grad"), _set_grad)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -149,6 +211,12 @@ class Tensor:
         return self._prim is None
 
     def item(self) -> float:
+        """The value of a single-element tensor, as a Python number."""
+        if self._data.size != 1:
+            raise ValueError(
+                f"item: a Tensor of shape {_fmt(self._data.shape)} has {self._data.size} elements; "
+                "item() needs exactly one"
+            )
         return self._data.item()
 
     def numpy(self) -> np.ndarray:
@@ -171,7 +239,56 @@ class Tensor:
         return f"Tensor({body}{extra})"
 
     def __len__(self) -> int:
+        if not self._data.ndim:
+            raise TypeError("len() of a 0-d Tensor (it has no first axis)")
         return len(self._data)
+
+    def __bool__(self) -> bool:
+        size = self._data.size
+        if size != 1:
+            raise ValueError(
+                f"The truth value of a Tensor with {'no' if size == 0 else 'more than one'} element "
+                f"(shape {_fmt(self._data.shape)}) is ambiguous; use t.data.any() or t.data.all()"
+            )
+        return bool(self._data)
+
+    # -- copying and pickling ----------------------------------------------------------------
+
+    def __getstate__(self) -> dict:
+        """What a copy or a pickle keeps: the values, the flag, ``.grad``, the name.
+
+        A pickle is a leaf: the graph behind a computed tensor is not carried (as in PyTorch,
+        unpickling one gives a leaf that requires grad), and neither is the mutation clock, which
+        counts per process: a copy starts unmodified in the process that loads it, so that it
+        trains there.
+        """
+        if _visible_levels(self):
+            raise RuntimeError(
+                "Tensor: a tensor that carries a forward-mode tangent can not be copied or pickled "
+                "(the tangent lives only inside its jvp computation); copy t.detach()"
+            )
+        return _leaf_state(self.__dict__)
+
+    def __setstate__(self, state: dict) -> None:
+        state = _leaf_state(state)
+        data = state.get("_data")
+        if data.__class__ is not _ndarray or data.dtype.kind not in _NUMERIC_KINDS:
+            raise TypeError(f"Tensor: the pickled data is not a numeric NumPy array ({type(data).__name__})")
+        data.flags.writeable = False
+        self.__dict__.update(state)
+
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        # As PyTorch: only leaves can be deep-copied; a copy of a computed tensor would silently
+        # lose the graph that its gradient flows through.
+        if self._prim is not None:
+            raise RuntimeError(
+                f"Tensor: only leaf tensors can be deep-copied; this one was computed by "
+                f"{self._prim.name} (deep-copy t.detach(), or pickle it to get a leaf)"
+            )
+        copy = _new(type(self))
+        memo[id(self)] = copy
+        copy.__setstate__(_deepcopy(self.__getstate__(), memo))
+        return copy
 
     # -- reverse mode ----------------------------------------------------------------------
 
@@ -243,7 +360,7 @@ class Tensor:
 
     def broadcast_to(self, *shape: int | Sequence[int]) -> Tensor:
         """Replicate along new leading axes and size-1 axes up to ``shape``."""
-        shape = _shape_argument(shape)
+        shape = _shape_argument("broadcast_to", shape)
         if shape == self._data.shape:
             return self
         try:
@@ -258,12 +375,13 @@ class Tensor:
 
     def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
         """Sum over ``axis`` (all axes when None)."""
-        return apply(P.SUM, (self,), (_normalize_axes("sum", axis, self._data.shape), bool(keepdims)))
+        axes = _normalize_axes("sum", axis, self._data.shape)
+        return apply(P.SUM, (self,), (axes, _flag("sum", "keepdims", keepdims)))
 
     def transpose(self, *axes: int | Sequence[int]) -> Tensor:
         """Permute the axes (reverse them when none are given)."""
         ndim = self._data.ndim
-        axes = _shape_argument(axes) if axes else tuple(range(ndim - 1, -1, -1))
+        axes = _shape_argument("transpose", axes, "axes") if axes else tuple(range(ndim - 1, -1, -1))
         normalized = tuple(a + ndim if -ndim <= a < 0 else a for a in axes)
         if sorted(normalized) != list(range(ndim)):
             raise ValueError(
@@ -278,7 +396,7 @@ class Tensor:
 
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         """The same elements in ``shape`` (one entry may be -1)."""
-        shape = _resolve_reshape(self._data.shape, _shape_argument(shape))
+        shape = _resolve_reshape(self._data.shape, _shape_argument("reshape", shape))
         return apply(P.RESHAPE, (self,), (shape,))
 
     # -- composed from the primitives ----------------------------------------------------------
@@ -288,12 +406,12 @@ class Tensor:
         if type(other) in (int, float):
             return _binary(P.ADD, "sub", self, _constant(-other, self))
         if _is_constant(other):
-            return _binary(P.ADD, "sub", self, _wrap(np.negative(_constant(other, self, False)._data)))
+            return _binary(P.ADD, "sub", self, _negated(_constant(other, self, False), self))
         return _binary(P.ADD, "sub", self, -other)
 
     def __rsub__(self, other: Any) -> Tensor:
         # other - self = (-self) + other
-        return _binary(P.ADD, "sub", other, -self)
+        return _binary(P.ADD, "sub", other, _negated(self, other))
 
     def __truediv__(self, other: Any) -> Tensor:
         # x / y = x * (1/y); a constant y is inverted in NumPy, outside the graph.
@@ -325,6 +443,8 @@ class Tensor:
 
     def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
         """The sum over ``axis`` times 1/count (NaN for an empty reduction, as NumPy)."""
+        _normalize_axes("mean", axis, self._data.shape)  # so that errors name mean, not sum
+        _flag("mean", "keepdims", keepdims)
         total = self.sum(axis, keepdims)
         count = self._data.size // max(total._data.size, 1) if self._data.size else 0
         return total * (1.0 / count if count else np.nan)
@@ -346,18 +466,18 @@ def apply(prim: P.Primitive, inputs: tuple, static: tuple = ()) -> Tensor:
     if n_inputs == 1:
         x = inputs[0]
         ans = prim.forward(x._data, *static) if static else prim.forward(x._data)
-        record = x.requires_grad
+        record = x._requires_grad
         tangents = x._tangents is not None
     elif n_inputs == 2:
         x, y = inputs
         ans = prim.forward(x._data, y._data, *static) if static else prim.forward(x._data, y._data)
-        record = x.requires_grad or y.requires_grad
+        record = x._requires_grad or y._requires_grad
         tangents = x._tangents is not None or y._tangents is not None
     else:
         ans = prim.forward(*[t._data for t in inputs], *static)
         record = tangents = False
         for t in inputs:
-            if t.requires_grad:
+            if t._requires_grad:
                 record = True
             if t._tangents is not None:
                 tangents = True
@@ -372,7 +492,7 @@ def apply(prim: P.Primitive, inputs: tuple, static: tuple = ()) -> Tensor:
     out._data = ans
     local = _thread.s
     if record and local.grad_enabled:
-        out.requires_grad = True
+        out._requires_grad = True
         out._prim = prim
         out._parents = inputs
         if static:
@@ -423,10 +543,12 @@ def _push_tangents(prim: P.Primitive, inputs: tuple, static: tuple, out: Tensor)
     holds one tangent per level: the dual number ``x + ẋ₁ε₁ + ẋ₂ε₂ + ẍε₁ε₂`` is the tensor with
     tangent ``ẋ₁`` at level 1 and tangent ``ẋ₂`` at level 2, the latter itself a tensor carrying
     ``ẍ`` at level 1. The rule of level L runs with the levels from L up hidden (``capped``), on
-    tensors, so its own operations carry the lower levels' tangents and record for reverse mode:
-    the cross terms come out right and perturbations of different levels never mix (Siskind and
-    Pearlmutter's confusion). First-order forward mode, one level with array tangents and
-    nothing recorded, runs the rule on arrays.
+    tensors, so its own operations carry the lower levels' tangents: the cross terms come out
+    right and perturbations of different levels never mix (Siskind and Pearlmutter's
+    confusion). The rule records for reverse mode only when an enclosing reverse transform
+    differentiates the tangents (reverse over forward). The lowest level, with array tangents
+    and nothing to record, runs the rule on arrays: first-order forward mode and forward over
+    reverse take this path.
     """
     levels: set = set()
     for t in inputs:
@@ -434,25 +556,26 @@ def _push_tangents(prim: P.Primitive, inputs: tuple, static: tuple, out: Tensor)
             levels.update(_visible_levels(t))
     if not levels:
         return
-    if len(levels) == 1 and not out.requires_grad:
-        (level,) = levels
+    recorded = _thread.s.recorded_levels
+    tangents: dict = {}
+    lowest = True
+    for level in sorted(levels):
         dots = [None if t._tangents is None else t._tangents.get(level) for t in inputs]
-        if all(d is None or d.__class__ is _ndarray for d in dots):
+        record = level in recorded
+        if lowest and not record and all(d is None or d.__class__ is _ndarray for d in dots):
             ans = out._data
             dot = prim.jvp(dots, ans, *[t._data for t in inputs], *static)
-            out._tangents = {level: _as_dtype(dot, ans.dtype)}
-            return
-    tangents: dict = {}
-    out._tangents = tangents
-    for level in sorted(levels):
-        dots = []
-        for t in inputs:
-            d = None if t._tangents is None else t._tangents.get(level)
-            dots.append(d if d is None or isinstance(d, Tensor) else _wrap(d))
-        with state.capped(level - 1):
-            dot = prim.jvp(dots, out, *inputs, *static)
-        if dot is not None:
-            tangents[level] = dot if isinstance(dot, Tensor) else _wrap(np.asarray(dot))
+            if dot is not None:
+                tangents[level] = _as_dtype(dot, ans.dtype)
+        else:
+            dots = [d if d is None or isinstance(d, Tensor) else _wrap(d) for d in dots]
+            out._tangents = tangents  # the lower levels, which the rule's operations carry
+            with state.capped(level - 1), state.set_grad_enabled(record and _thread.s.grad_enabled):
+                dot = prim.jvp(dots, out, *inputs, *static)
+            if dot is not None:
+                tangents[level] = dot if isinstance(dot, Tensor) else _wrap(np.asarray(dot))
+        lowest = False
+    out._tangents = tangents or None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,16 +586,34 @@ def _push_tangents(prim: P.Primitive, inputs: tuple, static: tuple, out: Tensor)
 def _to_array(op: str, data: Any, dtype: Any, copy: bool) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data._data
+    if dtype is not None:
+        dtype = _numeric_dtype(op, dtype)
     python_data = not isinstance(data, (np.ndarray, np.generic))
     try:
         array = np.array(data, dtype=dtype, copy=True if copy else None)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, OverflowError) as error:
         raise TypeError(f"{op}: data is not a numeric array ({error})") from None
+    if python_data and dtype is None and array.dtype == object and all(type(v) is int for v in array.flat):
+        # Python ints beyond 64 bits: Python numbers become float64 anyway.
+        try:
+            array = array.astype(np.float64)
+        except OverflowError:
+            raise OverflowError(f"{op}: a Python integer in data is too large even for float64") from None
     if array.dtype.kind not in _NUMERIC_KINDS:
         raise TypeError(f"{op}: data of dtype {array.dtype} is not numeric")
     if python_data and dtype is None and array.dtype.kind != "f":
         array = array.astype(np.float64)  # Python lists and ints become float64
     return array
+
+
+def _numeric_dtype(op: str, dtype: Any) -> np.dtype:
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as error:
+        raise TypeError(f"{op}: dtype {dtype!r} is not a NumPy dtype ({error})") from None
+    if dtype.kind not in _NUMERIC_KINDS:
+        raise TypeError(f"{op}: dtype {dtype} is not numeric (bool, integer or floating-point)")
+    return dtype
 
 
 def _is_constant(value: Any) -> bool:
@@ -481,7 +622,7 @@ def _is_constant(value: Any) -> bool:
 
 
 def _tracked(t: Tensor) -> bool:
-    return (t.requires_grad and _thread.s.grad_enabled) or t._tangents is not None
+    return (t._requires_grad and _thread.s.grad_enabled) or t._tangents is not None
 
 
 def _constant(value: Any, like: Tensor, saved: bool = True) -> Tensor:
@@ -490,8 +631,8 @@ def _constant(value: Any, like: Tensor, saved: bool = True) -> Tensor:
     A Python number takes ``like``'s floating dtype, so it never upcasts float32; an integer or
     boolean array takes it too (the float category wins, as in PyTorch); float arrays keep
     their dtype and promote as NumPy does. When the constant will be ``saved`` for backward
-    (``mul`` keeps ``y`` for ``dx = g * y``), an array the caller could still write to is
-    copied, so a later write cannot change the gradient.
+    (``mul`` keeps ``y`` for ``dx = g * y``), the caller's array is copied, so a later write
+    cannot change the gradient.
     """
     if isinstance(value, Tensor):
         return value
@@ -502,8 +643,9 @@ def _constant(value: Any, like: Tensor, saved: bool = True) -> Tensor:
         array = _to_array("operand", value, None, copy=False)
         if like_dtype.kind == "f" and array.dtype.kind != "f":
             array = array.astype(like_dtype)
-        elif saved and (array.flags.writeable or array.base is not None):
-            # A read-only view can still show later writes to a writable base array.
+        elif saved and (array is value or array.base is not None):
+            # The caller's own array: even a read-only one can be made writable again by its
+            # owner (or show writes to a writable base), so the saved values are a copy.
             array = array.copy()
     return _wrap(array)
 
@@ -521,6 +663,11 @@ def _scalar(value: int | float | bool, dtype: Any) -> Tensor:
     constant = _SCALARS.get(key)
     if constant is None or constant._mutated_at:
         array = np.array(value, dtype=dtype)
+        if array.dtype == object:  # a Python int beyond int64, beside an integer tensor
+            raise OverflowError(
+                f"Python integer {value} is out of bounds for int64, the dtype an integer operand "
+                "of an integer tensor takes (as in NumPy 2); convert the tensor to float first"
+            )
         array.flags.writeable = False
         constant = _wrap(array)
         if value and value == value:
@@ -539,6 +686,103 @@ def _wrap(array: Any) -> Tensor:
 
 # The primitive table's rules run on tensors through these (see ``primitives.lift``).
 P.Tensor, P._apply, P._wrap = Tensor, apply, _wrap
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks of the state a user assigns, and the state a copy keeps
+# ---------------------------------------------------------------------------------------------
+
+
+def _flag(op: str, name: str, value: Any) -> bool:
+    """``value`` as a bool, if it is one (a truthy string or None is a mistake, not a flag)."""
+    if value is True or value is False or isinstance(value, np.bool_):
+        return bool(value)
+    raise TypeError(f"{op}: {name} must be True or False; got {value!r} ({type(value).__name__})")
+
+
+def _check_grad(t: Tensor, grad: Any) -> None:
+    """A gradient assigned to ``t.grad`` has ``t``'s shape and dtype, as backward makes it."""
+    if not isinstance(grad, np.ndarray):
+        hint = " (use its .data)" if isinstance(grad, Tensor) else ""
+        raise TypeError(
+            f"Tensor.grad: a gradient must be a NumPy array or None; got {type(grad).__name__}{hint}"
+        )
+    if grad.shape != t._data.shape:
+        raise ValueError(
+            f"Tensor.grad: a gradient of shape {_fmt(grad.shape)} can not be assigned to a tensor "
+            f"of shape {_fmt(t._data.shape)}"
+        )
+    if grad.dtype != t._data.dtype:
+        raise TypeError(
+            f"Tensor.grad: a gradient of dtype {grad.dtype} can not be assigned to a tensor of "
+            f"dtype {t._data.dtype} (cast it with .astype(np.{t._data.dtype}))"
+        )
+
+
+def _check_replacement(t: Tensor, array: np.ndarray) -> None:
+    """New data for a tensor that requires grad: of the same floating dtype and shape."""
+    if array.dtype.kind != "f":
+        raise TypeError(
+            f"Tensor.data: data of dtype {array.dtype} can not replace the data of a tensor that "
+            f"requires grad (dtype {t._data.dtype}): only floating-point data can require grad, and "
+            f"integer values would truncate its gradients; cast it first, e.g. "
+            f"value.astype(np.{t._data.dtype})"
+        )
+    if array.dtype != t._data.dtype:
+        raise TypeError(
+            f"Tensor.data: data of dtype {array.dtype} can not replace the data of dtype "
+            f"{t._data.dtype} of a tensor that requires grad (its .grad and an optimizer's state "
+            f"keep the old dtype); cast it first, e.g. value.astype(np.{t._data.dtype})"
+        )
+    if array.shape != t._data.shape:
+        raise ValueError(
+            f"Tensor.data: data of shape {_fmt(array.shape)} can not replace the data of shape "
+            f"{_fmt(t._data.shape)} of a tensor that requires grad (its .grad and an optimizer's "
+            "state keep the old shape); make a new Tensor instead"
+        )
+
+
+#: What a copy of a tensor leaves out: the graph, forward-mode state, and the mutation clock,
+#: which counts per process (a copy is unmodified where it is loaded).
+_NOT_COPIED = frozenset(
+    (
+        "_prim",
+        "_parents",
+        "_static",
+        "_tangents",
+        "_tangent",  # pickles written before tangents were kept per level
+        "_clock",
+        "_mutated_at",
+        "_retains_grad",
+        "_consumed",
+        "_origin",
+        "_scope",
+    )
+)
+
+
+def _leaf_state(state: dict) -> dict:
+    kept = {key: value for key, value in state.items() if key not in _NOT_COPIED}
+    # Pickles written when the flag and the gradient were plain attributes.
+    for old, new in (("requires_grad", "_requires_grad"), ("grad", "_grad")):
+        if old in kept:
+            kept[new] = kept.pop(old)
+    return kept
+
+
+def _negated(y: Tensor, x: Any) -> Tensor:
+    """``-y`` for ``x - y = x + (-y)``.
+
+    An unsigned or boolean ``y`` is first cast to the dtype of the subtraction (NumPy's
+    promotion of ``x`` and ``y``): ``-uint8(1)`` wraps around to 255, so ``4.0 - uint8(1)`` would
+    be 259. Such a ``y`` never requires grad, so no graph is lost.
+    """
+    if y._data.dtype.kind not in "ub":
+        return -y
+    if not isinstance(x, Tensor):
+        x = _constant(x, y, False)
+    dtype = np.result_type(x._data, y._data)
+    return _wrap(np.negative(y._data.astype(dtype)))
 
 
 def _broadcast_shape(op: str, x_shape: tuple, y_shape: tuple) -> tuple:
@@ -566,13 +810,13 @@ def _binary(prim: P.Primitive, op: str, x: Any, y: Any) -> Tensor:
     """Apply an elementwise binary primitive after making broadcasting explicit."""
     # add's VJP never reads its operands, so only mul saves a constant for backward.
     if not isinstance(x, Tensor):
-        x = _constant(x, y, prim is not P.ADD and y.requires_grad and _thread.s.grad_enabled)
+        x = _constant(x, y, prim is not P.ADD and y._requires_grad and _thread.s.grad_enabled)
     elif not isinstance(y, Tensor):
         if y.__class__ in _PYTHON_SCALARS:  # the common constant: straight to the shared one
             dtype = x._data.dtype
             y = _scalar(y, dtype if dtype.kind == "f" else None)
         else:
-            y = _constant(y, x, prim is not P.ADD and x.requires_grad and _thread.s.grad_enabled)
+            y = _constant(y, x, prim is not P.ADD and x._requires_grad and _thread.s.grad_enabled)
     x_shape, y_shape = x._data.shape, y._data.shape
     if x_shape != y_shape:
         # A 0-d operand (a Python number) broadcasts to anything: skip np.broadcast_shapes,
@@ -586,7 +830,7 @@ def _binary(prim: P.Primitive, op: str, x: Any, y: Any) -> Tensor:
         # A constant needs no node: NumPy broadcasts it, and it never receives a gradient.
         if x_shape != shape and _tracked(x):
             x = apply(P.BROADCAST_TO, (x,), (shape,))
-        if y_shape != shape and (y._tangents is not None or (y.requires_grad and _thread.s.grad_enabled)):
+        if y_shape != shape and (y._tangents is not None or (y._requires_grad and _thread.s.grad_enabled)):
             y = apply(P.BROADCAST_TO, (y,), (shape,))
     return apply(prim, (x, y))
 
@@ -594,9 +838,9 @@ def _binary(prim: P.Primitive, op: str, x: Any, y: Any) -> Tensor:
 def matmul(x: Any, y: Any) -> Tensor:
     """``x @ y`` for 2-D @ 2-D, matrix @ vector, vector @ matrix (and vector @ vector)."""
     if not isinstance(x, Tensor):
-        x = _constant(x, y, y.requires_grad and _thread.s.grad_enabled)
+        x = _constant(x, y, y._requires_grad and _thread.s.grad_enabled)
     elif not isinstance(y, Tensor):
-        y = _constant(y, x, x.requires_grad and _thread.s.grad_enabled)
+        y = _constant(y, x, x._requires_grad and _thread.s.grad_enabled)
     x_shape, y_shape = x._data.shape, y._data.shape
     if not (1 <= len(x_shape) <= 2 and 1 <= len(y_shape) <= 2):
         raise ValueError(
@@ -623,18 +867,40 @@ def _integer_power(x: Tensor, p: int) -> Tensor:
     return result
 
 
-def _shape_argument(shape: tuple) -> tuple[int, ...]:
-    """Accept ``f(2, 3)`` and ``f((2, 3))`` alike."""
-    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
-        shape = tuple(shape[0])
+def _shape_argument(op: str, shape: tuple, what: str = "shape") -> tuple[int, ...]:
+    """Accept ``f(2, 3)`` and ``f((2, 3))`` alike; every entry must be an integer."""
+    if len(shape) == 1 and not _is_integer(shape[0]):
+        try:
+            shape = tuple(shape[0])
+        except TypeError:
+            raise TypeError(
+                f"{op}: the {what} must be integers or one sequence of integers; got {shape[0]!r}"
+            ) from None
+    for n in shape:
+        if not _is_integer(n):
+            raise TypeError(
+                f"{op}: the {what} must be integers; got {n!r} ({type(n).__name__}) in {_fmt(shape)}"
+            )
     return tuple(int(n) for n in shape)
+
+
+def _is_integer(value: Any) -> bool:
+    """An int or a NumPy integer, but not a bool (``axis=True`` is a mistake, as in NumPy 2)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def _normalize_axes(op: str, axis: Any, shape: tuple) -> tuple[int, ...] | None:
     if axis is None:
         return None
     ndim = len(shape)
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if _is_integer(axis):
+        axes = (axis,)
+    elif isinstance(axis, (tuple, list)) and all(_is_integer(a) for a in axis):
+        axes = tuple(axis)
+    else:
+        raise TypeError(
+            f"{op}: axis must be an int, a tuple of ints or None; got {axis!r} ({type(axis).__name__})"
+        )
     normalized = []
     for a in axes:
         if not -ndim <= a < ndim:

@@ -21,13 +21,13 @@ from . import threads  # noqa: F401  (first: one BLAS thread before NumPy loads)
 
 threads.limit_blas_threads()
 
-from . import hips, machine, memory, mlp, modes, overhead, report  # noqa: E402
+from . import hips, hvp, machine, memory, mlp, modes, overhead, report  # noqa: E402
 
 HERE = Path(__file__).parent
 README = HERE / "README.md"
 RESULTS = HERE / "results"
 HEADLINE = Path("/tmp/bench_headline.md")
-BENCHMARKS = ("mlp", "overhead", "cheap", "memory", "modes")
+BENCHMARKS = ("mlp", "overhead", "cheap", "memory", "modes", "hvp")
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
@@ -93,6 +93,9 @@ def main(argv=None) -> dict:
     if "modes" in chosen:
         say("forward vs reverse ...")
         results["modes"] = modes.run(max(3, rounds // 3), target, notes)
+    if "hvp" in chosen:
+        say("Hessian-vector products ...")
+        results["hvp"] = hvp.run(max(5, rounds // 2), target, notes)
     results["notes"] = notes
     results["machine"]["threads"] = threads.report()
     results["elapsed_minutes"] = (time.perf_counter() - started) / 60

@@ -36,6 +36,7 @@ TARGETS = (
     ("200,000-op chain fwd+bwd (s)", "chain_200k_s", 1.5),
     ("(fwd+bwd)/fwd, medium MLP", "cheap_gradient", 2.5),
     ("backward peak memory, (2048,2048)@(2048,128) float32 (MiB, tracemalloc)", "memory_mib", MIB_TARGET),
+    ("Hessian-vector product (fwd-over-rev) over gradient, medium MLP", "hvp_gradients", 4.0),
 )
 
 
@@ -130,6 +131,12 @@ def memory_table(memory: dict) -> str:
     return _table(header, rows)
 
 
+def hvp_table(result: dict) -> str:
+    from .hvp import table
+
+    return table(result)
+
+
 def headline_values(results: dict) -> dict:
     """The goals' numbers: ``key`` for the engine, ``key + "_nn"`` for nn, and which engine."""
     values = {}
@@ -152,6 +159,8 @@ def headline_values(results: dict) -> dict:
         values["cheap_gradient_nn"] = results["cheap"]["ratio"].get(NN)
     if results.get("memory"):
         values["memory_mib"] = results["memory"]["tracemalloc"].get("vecgrad")
+    if results.get("hvp"):
+        values["hvp_gradients"] = results["hvp"]["ratio"].get("fwd-over-rev")
     return values
 
 
@@ -322,6 +331,16 @@ def results_markdown(results: dict, command: str, plot_path: str | None) -> str:
             "",
             "### 6. Backward peak memory, (2048,2048)@(2048,128) float32",
             memory_table(results["memory"]),
+        ]
+    if results.get("hvp"):
+        h = results["hvp"]
+        out += [
+            "",
+            f"### 7. Hessian-vector product over gradient, medium MLP cost (n = {h['n']:,} parameters)",
+            "Each route's time over one gradient's, median of paired rounds (goal: forward over "
+            f"reverse ≤ {h['goal']:g}, Pearlmutter's small constant).",
+            "",
+            hvp_table(h),
         ]
     if results.get("notes"):
         out += ["", "### Notes from this run"] + [f"- {n}" for n in results["notes"]]

@@ -145,8 +145,9 @@ def test_notebook_code_is_ruff_clean(source, tmp_path):
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
-def test_notebook_runs_and_shows_a_picture(source):
+def test_notebook_runs_and_shows_a_picture(source, tmp_path, monkeypatch):
     """The notebook runs top to bottom without an error, shows a picture and writes nothing here."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the kernel's temporary files go to tmp_path
     notebook = jupytext.read(source)
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert code_cells, f"{source.name} has no code cell"
