@@ -13,7 +13,7 @@ one sweep per colour of its columns (:mod:`autograd.sparsity`).
 ``python -m autograd.compare`` runs it over a grid of ``(n, m)``, prints a table and writes a
 plot::
 
-    python -m autograd.compare [--out runs/compare_modes.png] [--table FILE.md] [--quick]
+    python -m autograd.compare [--out runs/compare_modes.png] [--table PATH] [--quick]
 
 Second derivatives are compared the same way, route by route (:mod:`autograd.second_order`,
 re-exported here): ``compare_hvp_modes(f, x, v)``, and ``python -m autograd.compare --order 2``
@@ -275,70 +275,110 @@ def markdown_table(results: Sequence[tuple[Problem, Comparison]]) -> str:
     return "\n".join(lines)
 
 
+# The README's copy of the table: the columns that are the same on every run and machine (the
+# engine's counts and the predictions), between two markers that --readme rewrites in place.
+README_COLUMNS = COLUMNS[:8] + ("fewer calls", "docs/maths.md predicts")
+README_BEGIN = "<!-- begin: table written by `python -m autograd.compare --readme README.md` -->"
+README_END = "<!-- end: table written by `python -m autograd.compare --readme README.md` -->"
+
+
+def readme_table(results: Sequence[tuple[Problem, Comparison]]) -> str:
+    """The Markdown table of the counted columns (no timings, which change from run to run)."""
+    keep = [COLUMNS.index(name) for name in README_COLUMNS]
+    lines = ["| " + " | ".join(README_COLUMNS) + " |", "|" + "|".join("---" for _ in README_COLUMNS) + "|"]
+    lines += ["| " + " | ".join(row[k] for k in keep) + " |" for row in table_rows(results)]
+    return "\n".join(lines)
+
+
+def readme_block(text: str) -> str:
+    """The table between the README markers of ``text``; ValueError when they are missing."""
+    begin, end = text.find(README_BEGIN), text.find(README_END)
+    if begin < 0 or end < begin:
+        raise ValueError(f"compare: no table between the markers {README_BEGIN!r} and {README_END!r}")
+    return text[begin + len(README_BEGIN) : end].strip()
+
+
+def replace_readme_block(text: str, table: str) -> str:
+    """``text`` with the table between the README markers replaced by ``table``."""
+    old = readme_block(text)
+    begin = text.find(README_BEGIN) + len(README_BEGIN)
+    end = text.find(README_END)
+    return text[:begin] + "\n" + table + "\n" + text[end:] if old != table else text
+
+
 def plot(results: Sequence[tuple[Problem, Comparison]], path: Path) -> Path:
     """Sweeps, primitive calls and seconds of both modes against n/m (log scales), and the
-    sweeps colouring saves on the sparse Jacobians."""
+    sweeps colouring saves on the sparse Jacobians: a 2 × 2 figure readable at its own size."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     dense = [(p, r) for p, r in results if p.family == "dense"]
     costs = [(p, r) for p, r in results if p.family == "cost"]
     ratio = np.array([r.n_inputs / r.n_outputs for _, r in dense])
     panels = [
-        ("sweeps", lambda r: (r.forward_sweeps, r.reverse_sweeps)),
-        ("primitive calls (counted)", lambda r: (r.forward_ops, r.reverse_ops)),
-        ("seconds", lambda r: (r.forward_seconds, r.reverse_seconds)),
+        ("Sweeps: n forward, m reverse", lambda r: (r.forward_sweeps, r.reverse_sweeps)),
+        ("Primitive calls, counted by the engine", lambda r: (r.forward_ops, r.reverse_ops)),
+        ("Seconds", lambda r: (r.forward_seconds, r.reverse_seconds)),
     ]
-    figure, axes = plt.subplots(1, 4, figsize=(20, 4.8), gridspec_kw={"width_ratios": [1, 1, 1, 0.8]})
-    for axis, (title, values) in zip(axes, panels):
-        forward = np.array([values(r)[0] for _, r in dense], dtype=float)
-        reverse = np.array([values(r)[1] for _, r in dense], dtype=float)
-        axis.plot(ratio, forward, "o-", color="tab:blue", label="forward mode (n sweeps)")
-        axis.plot(ratio, reverse, "s-", color="tab:orange", label="reverse mode (m sweeps)")
-        for (_, r), y in zip(dense, np.maximum(forward, reverse)):
-            axis.annotate(f"{r.n_inputs}×{r.n_outputs}", (r.n_inputs / r.n_outputs, y), fontsize=7,
-                          textcoords="offset points", xytext=(0, 6), ha="center", color="0.35")
-        for _, r in costs:
-            x = r.n_inputs / r.n_outputs
-            f_value, r_value = values(r)
-            axis.plot([x], [f_value], "o", mfc="none", color="tab:blue", ms=9)
-            axis.plot([x], [r_value], "s", mfc="none", color="tab:orange", ms=9)
-            axis.annotate(f"MLP cost\nn={r.n_inputs}, m=1", (x, r_value), fontsize=7,
-                          textcoords="offset points", xytext=(6, 10), ha="right", color="0.35")
-        axis.axvline(1.0, color="0.6", ls="--", lw=1)
-        axis.text(1.0, 0.02, " n = m", transform=axis.get_xaxis_transform(), fontsize=8, color="0.4")
-        axis.set_xscale("log")
-        axis.set_yscale("log")
-        axis.margins(x=0.08, y=0.15)
-        axis.set_xlabel("n / m  (inputs / outputs)")
-        axis.set_title(title)
-        axis.grid(True, which="major", alpha=0.3)
-    axes[0].legend(fontsize=8, loc="upper left")
+    with plt.rc_context({"font.size": 11, "axes.titlesize": 13, "axes.titleweight": "bold"}):
+        figure, grid = plt.subplots(2, 2, figsize=(12, 9))
+        axes = grid.ravel()
+        for axis, (title, values) in zip(axes, panels):
+            forward = np.array([values(r)[0] for _, r in dense], dtype=float)
+            reverse = np.array([values(r)[1] for _, r in dense], dtype=float)
+            axis.plot(ratio, forward, "o-", color="tab:blue", lw=2, ms=7, label="forward mode")
+            axis.plot(ratio, reverse, "s-", color="tab:orange", lw=2, ms=7, label="reverse mode")
+            for _, r in costs:
+                x = r.n_inputs / r.n_outputs
+                f_value, r_value = values(r)
+                axis.plot([x], [f_value], "o", mfc="none", mew=2, color="tab:blue", ms=11)
+                axis.plot([x], [r_value], "s", mfc="none", mew=2, color="tab:orange", ms=11)
+                axis.annotate("MLP cost", (x, f_value), fontsize=10, color="0.3", textcoords="offset points",
+                              xytext=(-8, 6), ha="right", va="bottom")
+            axis.axvline(1.0, color="0.55", ls="--", lw=1.2)
+            axis.text(1.0, 0.03, " n = m", transform=axis.get_xaxis_transform(), color="0.35")
+            axis.set_xscale("log")
+            axis.set_yscale("log")
+            axis.margins(x=0.1, y=0.25)
+            axis.set_xlabel("n / m  (inputs / outputs)")
+            axis.set_title(title, loc="left")
+            axis.grid(True, which="major", alpha=0.3)
+        handles = [
+            Line2D([], [], color="tab:blue", marker="o", lw=2, label="forward mode"),
+            Line2D([], [], color="tab:orange", marker="s", lw=2, label="reverse mode"),
+            Line2D([], [], color="0.3", marker="o", mfc="none", ls="none", ms=10,
+                   label=", ".join(f"MLP cost: n = {r.n_inputs:,}, m = 1" for _, r in costs)),
+        ]
+        figure.legend(handles=handles, loc="upper center", ncol=3, frameon=False, bbox_to_anchor=(0.5, 0.955))
 
-    coloured = [(p, r) for p, r in results if p.family != "dense" and r.sparse_sweeps is not None]
-    bars = axes[3]
-    positions = np.arange(len(coloured))
-    bars.bar(positions - 0.2, [r.forward_sweeps for _, r in coloured], 0.4, color="tab:blue",
-             label="forward, one sweep per input")
-    bars.bar(positions + 0.2, [r.sparse_sweeps for _, r in coloured], 0.4, color="tab:green",
-             label="forward, one sweep per colour")
-    for i, (_, r) in enumerate(coloured):
-        bars.annotate(str(r.sparse_sweeps), (i + 0.2, r.sparse_sweeps), ha="center", fontsize=8,
-                      textcoords="offset points", xytext=(0, 3))
-    bars.set_xticks(positions, [p.label.split(",")[0] for p, _ in coloured], fontsize=7)
-    bars.set_yscale("log")
-    bars.margins(y=0.15)
-    bars.set_title("sparse Jacobians: sweeps with colouring")
-    bars.legend(fontsize=8, loc="upper left")
-    figure.suptitle(
-        "Full Jacobian of f: Rⁿ → Rᵐ, f(x) = tanh(Wx + b): forward mode wins for n < m, reverse for n > m"
-    )
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+        coloured = [(p, r) for p, r in results if p.family != "dense" and r.sparse_sweeps is not None]
+        bars = axes[3]
+        positions = np.arange(len(coloured))
+        bars.bar(positions - 0.2, [r.forward_sweeps for _, r in coloured], 0.4, color="tab:blue",
+                 label="one per input")
+        bars.bar(positions + 0.2, [r.sparse_sweeps for _, r in coloured], 0.4, color="tab:green",
+                 label="one per colour")
+        for i, (_, r) in enumerate(coloured):
+            for dx, value in ((-0.2, r.forward_sweeps), (0.2, r.sparse_sweeps)):
+                bars.annotate(f"{value:,}", (i + dx, value), ha="center", textcoords="offset points",
+                              xytext=(0, 3))
+        names = [p.label.split(",")[0].replace("MLP cost ", "MLP cost\n") for p, _ in coloured]
+        bars.set_xticks(positions, names)
+        bars.set_yscale("log")
+        bars.margins(y=0.2)
+        bars.set_title("Forward sweeps on sparse Jacobians", loc="left")
+        bars.legend(loc="upper left", frameon=False)
+        figure.suptitle(
+            "Full Jacobian of tanh(W x + b), Rⁿ → Rᵐ: forward mode wins for n < m, reverse for n > m",
+            fontsize=13,
+        )
+        figure.tight_layout(rect=(0, 0, 1, 0.93))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
     return path
 
 
@@ -351,6 +391,9 @@ def main(argv: Sequence[str] | None = None) -> list[tuple[Problem, Comparison]]:
     parser.add_argument("--table", type=Path, default=None, help="also write the table as Markdown here")
     parser.add_argument("--quick", action="store_true", help="a smaller grid (n, m <= 100), in seconds")
     parser.add_argument("--repeats", type=int, default=5, help="time short runs as the best of this many")
+    parser.add_argument(
+        "--readme", type=Path, default=None, help="rewrite the counted table between the markers of this file"
+    )
     parser.add_argument(
         "--order", type=int, choices=(1, 2), default=1,
         help="1: Jacobians by forward and reverse mode; 2: the four Hessian-vector-product routes",
@@ -372,6 +415,10 @@ def main(argv: Sequence[str] | None = None) -> list[tuple[Problem, Comparison]]:
     if args.table is not None:
         args.table.parent.mkdir(parents=True, exist_ok=True)
         args.table.write_text(table + "\n")
+    if args.readme is not None:
+        text = args.readme.read_text(encoding="utf-8")
+        args.readme.write_text(replace_readme_block(text, readme_table(results)), encoding="utf-8")
+        print(f"table rewritten in {args.readme}")
     return results
 
 

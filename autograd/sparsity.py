@@ -4,7 +4,8 @@ A forward sweep seeded with ``v`` gives ``J v``. If columns ``j`` and ``j'`` of 
 in common, one sweep seeded with ``e_j + e_j'`` gives both: each row of ``J v`` holds an entry of
 at most one of them. So the Jacobian needs one sweep per *colour* of a colouring of its columns
 in which no two columns of a colour share a row (Curtis, Powell and Reid, 1974): 1 sweep for an
-elementwise map instead of ``n``, 3 for a tridiagonal one (docs/maths.md, "Forward vs reverse").
+elementwise map instead of ``n``, 3 for a tridiagonal one (docs/maths.md, "Forward vs reverse
+accumulation").
 
 The pattern is found by pushing a boolean dependency array through the recorded graph: for a
 tensor ``t`` of shape ``S``, ``D[t]`` has shape ``S + (n,)`` and ``D[t][i, j]`` says whether

@@ -780,3 +780,172 @@ class TestReadmePictures:
         """docs/graph_forward.svg and docs/graph_backward.svg parse and show the layers."""
         for name in ("graph_forward.svg", "graph_backward.svg"):
             assert "layers.0" in svg_texts(REPO / "docs" / name)
+
+
+# ---------------------------------------------------------------------------------------------
+# graphviz's own render(), fonts, and the collapsed picture of a large scalar network
+# ---------------------------------------------------------------------------------------------
+
+
+def without_system_dot(monkeypatch):
+    """No `dot` on PATH (graphviz-pure is still found next to this interpreter)."""
+    monkeypatch.setenv("PATH", "")
+    assert viz.find_renderer() is not None and Path(viz.find_renderer()).name.startswith("graphviz-pure")
+
+
+class TestDigraphRender:
+    def test_render_writes_source_and_svg_without_system_dot(self, monkeypatch, tmp_path):
+        """y.draw().render("g") writes g (DOT) and g.svg, as graphviz does, with no system dot."""
+        without_system_dot(monkeypatch)
+        *_, y = affine_relu_sum()
+        g = y.draw()
+        path = g.render(tmp_path / "g")
+        assert path == str(tmp_path / "g.svg")
+        assert (tmp_path / "g").read_text(encoding="utf-8") == g.source
+        assert "matmul" in svg_texts(path)
+
+    def test_render_png_and_outfile(self, monkeypatch, tmp_path):
+        """format="png" and outfile= give PNG files; cleanup removes the DOT source."""
+        without_system_dot(monkeypatch)
+        *_, y = affine_relu_sum()
+        png = y.draw().render(tmp_path / "g", format="png", cleanup=True)
+        assert Path(png).read_bytes()[:8] == PNG_MAGIC and not (tmp_path / "g").exists()
+        out = y.draw().render(outfile=tmp_path / "picture.png")
+        assert out == str(tmp_path / "picture.png") and Path(out).read_bytes()[:8] == PNG_MAGIC
+
+    def test_formats_that_need_graphviz_say_so(self, monkeypatch, tmp_path):
+        """pdf (or another engine) without a system dot raises naming what is missing."""
+        without_system_dot(monkeypatch)
+        *_, y = affine_relu_sum()
+        with pytest.raises(viz.RendererNotFoundError, match="'pdf'.*system Graphviz"):
+            y.draw().render(tmp_path / "g", format="pdf")
+        with pytest.raises(viz.RendererNotFoundError, match="'neato'"):
+            y.draw().render(tmp_path / "g", engine="neato")
+
+
+def text_width(text: str, size: float, bold: bool) -> float:
+    """The width in points of ``text`` set in DejaVu Sans (matplotlib ships the font)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    prop = FontProperties(family="DejaVu Sans", weight="bold" if bold else "normal", size=size)
+    width, _, _ = TextToPath().get_text_width_height_descent(text, prop, ismath=False)
+    return width
+
+
+def overflowing_texts(path: str | Path) -> list[str]:
+    """Texts of the SVG's nodes that do not fit inside their node's box, set in DejaVu Sans."""
+    bad = []
+    for node in ET.parse(path).getroot().iter(f"{SVG}g"):
+        if node.get("class") != "node":
+            continue
+        corners = [re.findall(r"(-?[\d.]+),-?[\d.]+", p.get("d")) for p in node.iter(f"{SVG}path")]
+        xs = [float(x) for points in corners for x in points]
+        if not xs:
+            continue  # a plain text node (constants) has no box
+        left, right = min(xs), max(xs)
+        for text in node.iter(f"{SVG}text"):
+            bold = text.get("font-weight") == "bold"
+            width = text_width(text.text or "", float(text.get("font-size")), bold)
+            x = float(text.get("x"))
+            start = {"start": x, "middle": x - width / 2, "end": x - width}[text.get("text-anchor", "start")]
+            # 1 pt of slack: an advance width includes the glyph's side bearings.
+            if start < left - 1 or start + width > right + 1:
+                bad.append(f"{text.text!r}: [{start:.1f}, {start + width:.1f}] outside [{left}, {right}]")
+    return bad
+
+
+class TestFonts:
+    def test_labels_fit_their_boxes_in_dejavu_sans(self, tmp_path):
+        """Every label fits its box when set in DejaVu Sans, the widest common fallback font."""
+        net = two_layer()
+        with viz.record_gradients() as flow:
+            net.J.backward()
+        for options in ({}, {"show_values": True}, {"backward": True, "gradients": flow}):
+            path = viz.render(net.J, tmp_path / "graph", format="svg", **options)
+            assert overflowing_texts(path) == [], options
+
+    def test_the_check_sees_an_overflow(self, tmp_path):
+        """A picture laid out for Helvetica's narrower widths overflows in DejaVu Sans."""
+        net = two_layer()
+        source = net.J.draw().source.replace('fontname="DejaVu Sans"', 'fontname="Helvetica"')
+        path = tmp_path / "helvetica.svg"
+        path.write_bytes(viz.render_source(source, "svg"))
+        assert overflowing_texts(path)
+
+    def test_fused_op_titles_are_short(self):
+        """A fused op is titled by its name; what it fuses is written below in small print."""
+        import nn
+
+        z = Tensor(np.random.default_rng(0).normal(size=(4, 3)), requires_grad=True)
+        source = nn.softmax_cross_entropy(z, np.eye(4)[:, :3]).draw().source
+        assert ">softmax_cross_entropy<" in source and "fused log_softmax + mul + sum" in source
+
+
+def scalar_network(seed: int = 0, sizes=(3, 4, 4, 1)) -> Tensor:
+    """A micrograd-style network of scalar tensors, one name scope per neuron, on 4 examples."""
+    import nn
+
+    rng = np.random.default_rng(seed)
+
+    def neuron(n_in: int) -> tuple[list[Tensor], Tensor]:
+        weights = [Tensor(rng.uniform(-1, 1), requires_grad=True) for _ in range(n_in)]
+        return weights, Tensor(0.0, requires_grad=True)
+
+    layers = [[neuron(n_in) for _ in range(n_out)] for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    xs = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
+    loss = Tensor(0.0)
+    for x, y in zip(xs, [1.0, -1.0, -1.0, 1.0]):
+        a = [Tensor(v, name=f"x{k + 1}") for k, v in enumerate(x)]
+        for number, layer in enumerate(layers, 1):
+            outputs = []
+            for j, (w, b) in enumerate(layer):
+                with name_scope(f"layer{number}.neuron{j}"):
+                    outputs.append(nn.tanh(sum((wi * ai for wi, ai in zip(w, a)), b)))
+            a = outputs
+        with name_scope("loss"):
+            loss = loss + (a[0] - y) ** 2
+    return loss
+
+
+class TestCollapsed:
+    def test_one_box_per_neuron(self):
+        """About 700 scalar tensors collapse to one box per neuron, per input name and the loss."""
+        loss = scalar_network()
+        assert len(viz.walk(loss, lambda t: True)) > 600
+        source = loss.draw(collapse=True).source
+        boxes = re.findall(r"^\s*(g\d+|t\d+) \[", source, re.M)
+        titles = re.findall(r"<b>([^<]+)</b>", source)
+        neurons = {f"layer{n}.neuron{j}" for n, width in ((1, 4), (2, 4), (3, 1)) for j in range(width)}
+        assert neurons | {"x1", "x2", "x3", "loss"} == set(titles)
+        assert len(boxes) == len(neurons) + 4
+
+    def test_arrows_count_what_crosses(self):
+        """Each neuron of layer 1 feeds each neuron of layer 2 once per example: 4 values, said
+        once in the caption when every arrow carries the same number."""
+        source = scalar_network().draw(collapse=True).source
+        ids = dict(re.findall(r"^\s*(g\d+) \[label=<.*?<b>([^<]+)</b>", source, re.M))
+        by_name = {name: node for node, name in ids.items()}
+        assert edge_line(source, by_name["layer1.neuron0"], by_name["layer2.neuron3"]) is not None
+        arrow_labels = re.findall(r"-> \w+ \[label=(.*)\]", source)
+        assert "each arrow carries 4 values" in source and set(arrow_labels) == {'""'}
+        mixed = (scalar_network() + Tensor(1.0, requires_grad=True, name="c") * 2).draw(collapse=True).source
+        arrow_labels = re.findall(r"-> \w+ \[label=(.*)\]", mixed)
+        assert any("×4" in label for label in arrow_labels) and "each arrow carries" not in mixed
+        assert re.search(rf"^\s*{by_name['x1']} -> {by_name['layer1.neuron0']}", source, re.M)
+        assert not re.search(rf"^\s*{by_name['x1']} -> {by_name['layer2.neuron0']}", source, re.M)
+
+    def test_depth_groups_by_layer(self, tmp_path):
+        """collapse=1 keeps the first part of each scope: one box per layer; it renders."""
+        loss = scalar_network()
+        source = loss.draw(collapse=1).source
+        assert {"layer1", "layer2", "layer3", "loss"} <= set(re.findall(r"<b>([^<]+)</b>", source))
+        path = viz.render(loss, tmp_path / "layers", format="svg", collapse=1)
+        assert overflowing_texts(path) == []
+
+    def test_bad_depth_is_an_error(self):
+        """depth 0 names no scope at all."""
+        from autograd.viz.collapsed import draw_collapsed
+
+        with pytest.raises(ValueError, match="depth"):
+            draw_collapsed(scalar_network(), depth=0)

@@ -17,9 +17,12 @@ quotes, ``<``, ``>`` or backslashes come out as written.
 from __future__ import annotations
 
 import html
+import os
 import re
+import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import graphviz
@@ -27,7 +30,7 @@ import graphviz
 from ..tensor import Tensor
 from . import labels
 from .gradients import GradientRecord
-from .renderer import render_source
+from .renderer import RendererNotFoundError, render_source
 from .traversal import nearest, walk
 
 _BACKWARD_CAPTION = "backward pass: each arrow carries a gradient, labelled with the VJP that computes it"
@@ -35,7 +38,11 @@ _BACKWARD_CAPTION = "backward pass: each arrow carries a gradient, labelled with
 #: Pictures with more tensors than this are cut down to the ones nearest the output.
 DEFAULT_MAX_NODES = 300
 
-_FONT = "Helvetica"
+# Boxes are sized with this font's widths. DejaVu Sans is the widest of the common sans fonts
+# and the one a fresh Linux machine (and matplotlib) has, and graphviz-pure knows its metrics;
+# where it is missing, an SVG viewer falls back to a narrower sans (Helvetica, Arial), which
+# still fits. Sized for Helvetica, the text overflowed its box wherever DejaVu stood in.
+_FONT = "DejaVu Sans"
 _INK = "#333333"
 _MUTED = "#777777"
 _LIGHT = "#aaaaaa"
@@ -68,10 +75,59 @@ def _alarmed(style: _Style) -> _Style:
 class GraphPicture(graphviz.Digraph):
     """A ``graphviz.Digraph`` that renders through the renderer vecgrad finds.
 
-    ``pipe`` (and so the inline display in Jupyter) uses a system ``dot`` when there is one and
-    the pip-installed ``graphviz-pure`` otherwise, so a picture shows with no system Graphviz.
-    To write a file, use :func:`autograd.viz.render`.
+    ``pipe`` (and so the inline display in Jupyter) and ``render`` use a system ``dot`` when
+    there is one and the pip-installed ``graphviz-pure`` otherwise, so ``y.draw().render("g")``
+    writes ``g`` (the DOT text) and ``g.svg`` with no system Graphviz. Without one, only the
+    ``svg`` and ``png`` formats of the ``dot`` engine are available; anything else raises
+    :class:`~autograd.viz.RendererNotFoundError` saying so.
     """
+
+    @property
+    def _render(self) -> Callable[..., str]:
+        # graphviz's render() saves the DOT file, then calls self._render(engine, format,
+        # filepath, ...) to run ``dot`` on it; this is that call, with the fallback.
+        return self._render_file
+
+    def _render_file(
+        self,
+        engine: str,
+        format: str,
+        filepath: Any = None,
+        renderer: str | None = None,
+        formatter: str | None = None,
+        neato_no_op: bool | int | None = None,
+        quiet: bool = False,
+        *,
+        outfile: Any = None,
+        raise_if_result_exists: bool = False,
+        overwrite_filepath: bool = False,
+    ) -> str:
+        if shutil.which("dot") is not None:
+            return graphviz.render(
+                engine,
+                format,
+                filepath,
+                renderer=renderer,
+                formatter=formatter,
+                neato_no_op=neato_no_op,
+                quiet=quiet,
+                outfile=outfile,
+                raise_if_result_exists=raise_if_result_exists,
+                overwrite_filepath=overwrite_filepath,
+            )
+        plain = renderer is None and formatter is None and not neato_no_op and engine == "dot"
+        if not plain or format not in ("svg", "png"):
+            raise RendererNotFoundError(
+                f"render: format={format!r}, engine={engine!r}, renderer={renderer!r}, "
+                f"formatter={formatter!r} need a system Graphviz (`dot`), which is not installed; "
+                'without it the dot engine writes "svg" and "png" (through graphviz-pure)'
+            )
+        target = Path(outfile) if outfile is not None else Path(f"{filepath}.{format}")
+        if raise_if_result_exists and target.exists():
+            raise FileExistsError(f"render: output file exists: {os.fspath(target)!r}")
+        source = Path(filepath).read_text(encoding=self.encoding)
+        target.write_bytes(render_source(source, format))
+        return os.fspath(target)
 
     def pipe(
         self,
@@ -177,7 +233,12 @@ def _node(t: Tensor, options: _Options, is_root: bool, alarm: str | None) -> dic
         rows = [_row(_text(title, size=11, bold=True)), _row(_text(labels.shape_text(t), size=10))]
     else:
         style = _BROADCAST if _is_broadcast(t) else (_OUTPUT if is_root else _OP)
-        rows = [_row(_text(t.op.name, style.text, 11, bold=not style.dashed), bgcolor=style.header)]
+        # A fused op is named after what it replaces, "linear (matmul+add)": the name goes in
+        # the title and the composition in small print below, so the title stays short.
+        title, _, fused = t.op.name.partition(" (")
+        rows = [_row(_text(title, style.text, 11, bold=not style.dashed), bgcolor=style.header)]
+        if fused:
+            rows.append(_row(_text("fused " + fused.rstrip(")").replace("+", " + "), _MUTED, 8)))
         if options.badges:
             dense = labels.format_bytes(labels.dense_jacobian_bytes(t))
             color = _LIGHT if style.dashed else _BADGE
@@ -348,32 +409,42 @@ def draw(
     show_constants: bool = True,
     rankdir: str = "TB",
     title: str | None = None,
+    collapse: bool | int = False,
 ) -> GraphPicture:
     """The computation graph that produced ``root``, as a ``graphviz.Digraph``.
 
     Options:
-      show_values: summarise each tensor's values (in full up to 4 elements, else
-        min/mean/max and the norm ‖·‖).
-      show_grads: summarise ``.grad`` where backward left one (leaves, ``retain_grad``);
-        on by default in the backward picture.
-      show_tangents: summarise forward-mode tangents; by default shown when present.
-      badges: each op's Jacobian shortcut (``diag``, ``Σ axis 1``, ``G·Xᵀ / Wᵀ·G``) and the
-        bytes its dense Jacobians would take, Σ out.size × in.size × itemsize.
-      backward: draw the backward pass: only the tensors gradients flow through, arrows from the
-        output to the inputs, each labelled with its VJP formula.
-      gradients: a :func:`record_gradients` record; the backward picture then labels each arrow
-        with the gradient that flowed along it.
-      max_nodes: draw at most this many tensors, those nearest to the output; the picture says
-        how many were left out and where they connect. ``None`` draws everything.
-      show_constants: draw the numbers and arrays written into expressions.
-      rankdir: Graphviz's direction, ``"TB"`` (top to bottom), ``"LR"``, ``"BT"`` or ``"RL"``.
-      title: a caption above the picture.
+
+    - ``show_values``: summarise each tensor's values (in full up to 4 elements, else
+      min/mean/max and the norm ‖·‖).
+    - ``show_grads``: summarise ``.grad`` where backward left one (leaves, ``retain_grad``);
+      on by default in the backward picture.
+    - ``show_tangents``: summarise forward-mode tangents; by default shown when present.
+    - ``badges``: each op's Jacobian shortcut (``diag``, ``Σ axis 1``, ``G·Xᵀ / Wᵀ·G``) and the
+      bytes its dense Jacobians would take, Σ out.size × in.size × itemsize.
+    - ``backward``: draw the backward pass: only the tensors gradients flow through, arrows from the
+      output to the inputs, each labelled with its VJP formula.
+    - ``gradients``: a :func:`record_gradients` record; the backward picture then labels each arrow
+      with the gradient that flowed along it.
+    - ``max_nodes``: draw at most this many tensors, those nearest to the output; the picture says
+      how many were left out and where they connect. ``None`` draws everything.
+    - ``show_constants``: draw the numbers and arrays written into expressions.
+    - ``rankdir``: Graphviz's direction, ``"TB"`` (top to bottom), ``"LR"``, ``"BT"`` or ``"RL"``.
+    - ``title``: a caption above the picture.
+    - ``collapse``: one box per name scope instead of one per tensor, for graphs too large to read
+      (:func:`autograd.viz.collapsed.draw_collapsed`); an integer keeps that many parts of
+      nested scope names (``1``: ``layer1.neuron0`` is drawn as ``layer1``).
 
     The first tensor (in topological order) holding a NaN or Inf is outlined in red; in the
     backward picture, so is the first gradient (from the output down) holding one.
     """
     if not isinstance(root, Tensor):
         raise TypeError(f"draw: expected a Tensor, got {type(root).__name__}")
+    if collapse:
+        from .collapsed import draw_collapsed  # it builds on this module's boxes
+
+        depth = None if collapse is True else int(collapse)
+        return draw_collapsed(root, depth=depth, title=title)  # constants would only clutter it
     if max_nodes is not None and max_nodes < 1:
         raise ValueError(f"draw: max_nodes must be at least 1 or None; got {max_nodes}")
     if rankdir not in _CORNERS:
