@@ -90,6 +90,22 @@ class _CallingThread:
 
 local = _CallingThread()
 
+#: Switches as every thread starts with them; never changed.
+DEFAULTS = Switches()
+
+#: How many switches of any thread are away from :data:`DEFAULTS` right now (a grad mode
+#: entered, a name scope, an observer). While none is, the hot path uses ``DEFAULTS`` and skips
+#: the per-thread lookup; a thread changes this count before it changes its own switches (and
+#: after it restores them), so a thread that reads 0 has its defaults.
+customized = 0
+_customized_lock = threading.Lock()
+
+
+def _customize(delta: int) -> None:
+    global customized
+    with _customized_lock:
+        customized += delta
+
 #: Bumped each time a tensor's data is replaced after creation. A node remembers the clock at
 #: its creation, so backward can tell that an input changed under it. Shared by all threads.
 mutation_clock: int = 0
@@ -145,12 +161,15 @@ class set_grad_enabled(_Switch):
         self.mode = mode
 
     def _enter(self) -> bool:
-        previous = local.grad_enabled
-        local.grad_enabled = self.mode
+        _customize(1)
+        s = thread.s
+        previous = s.grad_enabled
+        s.grad_enabled = self.mode
         return previous
 
     def _exit(self, saved: bool) -> None:
-        local.grad_enabled = saved
+        thread.s.grad_enabled = saved
+        _customize(-1)
 
 
 class no_grad(set_grad_enabled):
@@ -178,13 +197,16 @@ def is_grad_enabled() -> bool:
 @contextlib.contextmanager
 def observing(observer: Any) -> Iterator:
     """Attach ``observer`` to the engine, in this thread, for the duration of the block."""
-    local.observers.append(observer)
-    local.observed = True
+    _customize(1)
+    s = thread.s
+    s.observers.append(observer)
+    s.observed = True
     try:
         yield observer
     finally:
-        local.observers.remove(observer)
-        local.observed = bool(local.observers)
+        s.observers.remove(observer)
+        s.observed = bool(s.observers)
+        _customize(-1)
 
 
 class name_scope:
@@ -203,12 +225,15 @@ class name_scope:
         self._saved: list = []
 
     def __enter__(self) -> None:
-        previous = local.scope
+        _customize(1)
+        s = thread.s
+        previous = s.scope
         self._saved.append(previous)
-        local.scope = self.name if previous is None else f"{previous}.{self.name}"
+        s.scope = self.name if previous is None else f"{previous}.{self.name}"
 
     def __exit__(self, *exc: Any) -> None:
-        local.scope = self._saved.pop()
+        thread.s.scope = self._saved.pop()
+        _customize(-1)
 
     def __call__(self, function: Any) -> Any:
         """Use as a decorator: each call enters a scope of this name."""

@@ -22,6 +22,7 @@ from . import state
 from .backward import backward as _backward
 
 _thread = state.thread
+_DEFAULTS = state.DEFAULTS
 
 _ndarray = np.ndarray
 #: Serializes the bumps of ``state.mutation_clock``, which every thread shares.
@@ -490,7 +491,7 @@ def apply(prim: P.Primitive, inputs: tuple, static: tuple = ()) -> Tensor:
         ans = np.asarray(ans)  # ufuncs return NumPy scalars for 0-d inputs
     out = _new(Tensor)
     out._data = ans
-    local = _thread.s
+    local = _thread.s if state.customized else _DEFAULTS
     if record and local.grad_enabled:
         out._requires_grad = True
         out._prim = prim
