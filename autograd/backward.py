@@ -207,6 +207,9 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
     if _local.observed:
         for observer in _local.observers:
             observer.on_backward(root)
+        if _local.recorder is not None:  # the first call of a compiled function records it
+            _local.recorder.backward(root, seed, retain_graph)
+            return
     if root._prim is None:
         _accumulate_leaf(root, seed)
         return
@@ -238,6 +241,13 @@ def gradients(
     """
     from .tensor import Tensor, _wrap
 
+    if _local.recorder is not None:
+        from .compile import ConcretizationError
+
+        raise ConcretizationError(
+            "gradients() (and grad, vjp, jacrev, hessian...) inside a compiled function: only "
+            "backward() is recorded; call the transform outside the compiled function"
+        )
     outputs = _as_tensors("gradients", "outputs", outputs)
     inputs = _as_tensors("gradients", "inputs", inputs)
     if grad_outputs is None:

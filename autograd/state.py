@@ -49,6 +49,9 @@ class _ThreadState(threading.local):
         #: Forward sweeps in progress: a sweep nested in another one is part of it (nested
         #: dual numbers evaluate the function once), so only the outermost is counted.
         self.sweeps = 0
+        #: The ``compile.Recorder`` watching the first call of a compiled function, or None.
+        #: While one is active ``observed`` is set too, so the hot path still checks one flag.
+        self.recorder = None
 
 
 local = _ThreadState()
@@ -147,7 +150,7 @@ def observing(observer: Any) -> Iterator:
         yield observer
     finally:
         local.observers.remove(observer)
-        local.observed = bool(local.observers)
+        local.observed = bool(local.observers) or local.recorder is not None
 
 
 class name_scope:

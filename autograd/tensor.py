@@ -30,6 +30,12 @@ def _fmt(shape: tuple) -> str:
     return str(tuple(shape))
 
 
+def _concretization(construct: str) -> Exception:
+    from .compile import concretization
+
+    return concretization(construct)
+
+
 class Tensor:
     """An array with a gradient: ``Tensor(data, requires_grad=False)``.
 
@@ -79,6 +85,8 @@ class Tensor:
     @property
     def data(self) -> np.ndarray:
         """The values, as a read-only array (copy it to modify it)."""
+        if _local.recorder is not None:
+            raise _concretization(".data read")
         array = self._data
         if array.flags.writeable:
             array.flags.writeable = False
@@ -149,10 +157,20 @@ class Tensor:
         return self._prim is None
 
     def item(self) -> float:
+        if _local.recorder is not None:
+            raise _concretization(".item()")
         return self._data.item()
+
+    def __bool__(self) -> bool:
+        """The truth of a one-element tensor (NumPy's rule for anything larger)."""
+        if _local.recorder is not None:
+            raise _concretization("bool() of a tensor (Python control flow on tensor values)")
+        return bool(self._data)
 
     def numpy(self) -> np.ndarray:
         """The values as a read-only array, shared with the tensor (no copy)."""
+        if _local.recorder is not None:
+            raise _concretization(".numpy()")
         return self.data
 
     def detach(self) -> Tensor:
@@ -386,6 +404,8 @@ def apply(prim: P.Primitive, inputs: tuple, static: tuple = ()) -> Tensor:
     if tangents:
         _push_tangents(prim, inputs, static, out)
     if local.observed:
+        if local.recorder is not None:  # the first call of a compiled function (autograd.compile)
+            local.recorder.on_apply(prim, inputs, static, out)
         for observer in local.observers:
             observer.on_apply(prim, inputs, out)
     return out

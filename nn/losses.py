@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from autograd import Tensor, fused
+from autograd.compile import check_values
 
 from .activations import as_tensor
 
@@ -53,7 +54,8 @@ def _targets(cost: str, y: Any, like: Tensor, name: str, columns_sum_to_one: boo
     A target that is not a Tensor is data: it takes the predictions' dtype, so float64 labels
     never promote a float32 network's cost. A Tensor keeps its graph (targets may need a grad).
     """
-    values = y.data if isinstance(y, Tensor) else np.asarray(y)
+    # A check that only raises: allowed in a compiled step, which runs it when recording.
+    values = check_values(y)
     if values.shape != like.shape:
         raise ValueError(
             f"{cost}: the targets Y have shape {_fmt(values.shape)} but the {name} have shape "

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from autograd import Tensor, name_scope
+from autograd.compile import recording
 
 
 class Module:
@@ -114,6 +115,9 @@ class Module:
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradients (``p.grad = None``)."""
+        recorder = recording()
+        if recorder is not None:  # a compiled step (autograd.compile) records the clearing
+            recorder.cleared(self.parameters())
         for parameter in self.parameters():
             parameter.grad = None
 

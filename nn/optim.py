@@ -15,10 +15,15 @@ from collections.abc import Iterable
 import numpy as np
 
 from autograd import Tensor
+from autograd.compile import recording
 
 
 class Optimizer:
     """Holds the parameters; ``step()`` updates them, ``zero_grad()`` forgets their gradients."""
+
+    #: Bumped whenever the state arrays are replaced outside a compiled step, so that a compiled
+    #: step recorded against the old arrays records anew (``autograd.compile``'s protocol).
+    compile_version: int = 0
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
         self.params = list(params)
@@ -35,6 +40,9 @@ class Optimizer:
 
     def zero_grad(self) -> None:
         """Set every parameter's ``grad`` to None."""
+        recorder = recording()
+        if recorder is not None:
+            recorder.cleared(self.params)
         for p in self.params:
             p.grad = None
 
@@ -57,6 +65,11 @@ class SGD(Optimizer):
         self.velocity: dict[int, np.ndarray] = {}
 
     def step(self) -> None:
+        recorder = recording()
+        if recorder is not None:
+            self._record_step(recorder)
+            return
+        self.compile_version += 1
         for p in self.params:
             g = p.grad
             if g is None:
@@ -67,6 +80,35 @@ class SGD(Optimizer):
                 self.velocity[id(p)] = v
                 g = v
             p.assign(p.data - self.lr * g, copy=False)
+
+    # -- compiled steps (autograd.compile): the update above, reported as kernels ------------
+
+    def _record_step(self, recorder) -> None:
+        recorder.depends_on(self)
+        rates: dict = {}
+        for p in self.params:
+            g = recorder.gradient(p)
+            if g is None:
+                continue
+            buffer = recorder.parameter(p)
+            if self.momentum:
+                v = self.velocity.get(id(p))
+                if v is None:
+                    # The first step copies g; the replays run the later steps' kernels.
+                    v = self.velocity[id(p)] = g.copy()
+                    now = False
+                else:
+                    now = True
+                recorder.kernel(np.multiply, v, self.momentum, v, now=now)
+                recorder.kernel(np.add, v, g, v, now=now)
+                g = v
+            lr = rates.get(buffer.dtype)
+            if lr is None:
+                lr = rates[buffer.dtype] = np.empty((), dtype=buffer.dtype)
+                recorder.kernel(_refresh_lr, lr, self)  # read per replay: schedulers change it
+            step = np.empty_like(buffer)
+            recorder.kernel(np.multiply, g, lr, step)
+            recorder.kernel(np.subtract, buffer, step, buffer)
 
 
 class Adam(Optimizer):
@@ -92,6 +134,11 @@ class Adam(Optimizer):
         self.state: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
 
     def step(self) -> None:
+        recorder = recording()
+        if recorder is not None:
+            self._record_step(recorder)
+            return
+        self.compile_version += 1
         beta1, beta2 = self.beta1, self.beta2
         for p in self.params:
             g = p.grad
@@ -106,3 +153,49 @@ class Adam(Optimizer):
             step_size = self.lr / (1 - beta1**t)
             denominator = np.sqrt(v * (1 / (1 - beta2**t))) + self.eps
             p.assign(p.data - step_size * (m / denominator), copy=False)
+
+    # -- compiled steps (autograd.compile): the update above, reported as kernels ------------
+
+    def _record_step(self, recorder) -> None:
+        recorder.depends_on(self)
+        beta1, beta2 = self.beta1, self.beta2
+        for p in self.params:
+            g = recorder.gradient(p)
+            if g is None:
+                continue
+            buffer = recorder.parameter(p)
+            t, m, v = self.state.get(id(p), (0, np.zeros_like(g), np.zeros_like(g)))
+            m, v = m.copy(), v.copy()  # the optimizer's own arrays, updated in place from now on
+            self.state[id(p)] = (t, m, v)
+            step_size = np.empty((), dtype=buffer.dtype)
+            correction = np.empty((), dtype=buffer.dtype)
+            scratch = np.empty_like(buffer)
+            recorder.kernel(_adam_tick, self, p, step_size, correction)
+            recorder.kernel(np.multiply, m, beta1, m)
+            recorder.kernel(np.multiply, g, 1 - beta1, scratch)
+            recorder.kernel(np.add, m, scratch, m)
+            recorder.kernel(np.multiply, v, beta2, v)
+            recorder.kernel(np.multiply, g, g, scratch)
+            recorder.kernel(np.multiply, scratch, 1 - beta2, scratch)
+            recorder.kernel(np.add, v, scratch, v)
+            recorder.kernel(np.multiply, v, correction, scratch)
+            recorder.kernel(np.sqrt, scratch, scratch)
+            recorder.kernel(np.add, scratch, self.eps, scratch)
+            recorder.kernel(np.divide, m, scratch, scratch)
+            recorder.kernel(np.multiply, scratch, step_size, scratch)
+            recorder.kernel(np.subtract, buffer, scratch, buffer)
+
+
+def _refresh_lr(out: np.ndarray, optimizer: Optimizer) -> None:
+    """The learning rate as a 0-d array of the parameter's dtype: NumPy rounds the Python float
+    to that dtype exactly as it does in ``lr * g``."""
+    out[...] = optimizer.lr
+
+
+def _adam_tick(adam: Adam, p: Tensor, step_size: np.ndarray, correction: np.ndarray) -> None:
+    """One more step for ``p``: its count and the bias corrections of the eager update."""
+    t, m, v = adam.state[id(p)]
+    t += 1
+    adam.state[id(p)] = (t, m, v)
+    step_size[...] = adam.lr / (1 - adam.beta1**t)
+    correction[...] = 1 / (1 - adam.beta2**t)
