@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import functools
 import random
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -66,8 +67,7 @@ _ndarray = np.ndarray
 __all__ = ["ConcretizationError", "Compiled", "Recorder", "check_values", "compile", "host", "recording"]
 
 
-class ConcretizationError(RuntimeError):
-    """Something in a compiled function depends on values that a replay would not see."""
+ConcretizationError = state.ConcretizationError
 
 
 def recording() -> Recorder | None:
@@ -113,12 +113,18 @@ def host(fn: Callable[..., np.ndarray], *tensors: Tensor) -> Tensor:
 # ---------------------------------------------------------------------------------------------
 
 
-def _matmul_transposed_right(a, b, out):
-    np.matmul(a, b.T, out)
+class _ArgumentView:
+    """In a kernel's arguments: ``view(argument)``, made again whenever the argument is rebound
+    (``x.T`` of an input ``x``), so the kernel itself stays a plain NumPy call."""
+
+    __slots__ = ("array", "view")
+
+    def __init__(self, array: np.ndarray, view: Callable) -> None:
+        self.array, self.view = array, view
 
 
-def _matmul_transposed_left(a, b, out):
-    np.matmul(a.T, b, out)
+def _transpose(a: np.ndarray) -> np.ndarray:
+    return a.T
 
 
 def _copy_into(out, value):
@@ -148,6 +154,10 @@ class _Rerecord(Exception):
 # ---------------------------------------------------------------------------------------------
 
 _CONST, _ARG, _STATE, _TEMP = "const", "arg", "state", "temp"
+
+#: Leaf tensors given a replay buffer, with (buffer, read-only view): every recording that uses
+#: the tensor shares them, so recordings for several batch sizes update the same parameters.
+_ADOPTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class Recorder:
@@ -212,10 +222,15 @@ class Recorder:
         if entry is not None:
             return entry[2]
         old = t._data
-        buffer = np.array(old, copy=True)
-        view = buffer.view()
-        view.flags.writeable = False
-        t._data = view
+        shared = _ADOPTED.get(t)
+        if shared is not None and shared[1] is old:
+            buffer, view = shared  # adopted by another recording: one buffer for all of them
+        else:
+            buffer = np.array(old, copy=True)
+            view = buffer.view()
+            view.flags.writeable = False
+            t._data = view
+            _ADOPTED[t] = (buffer, view)
         self._know(old, view, _STATE)
         self._know(view, view, _STATE)
         self.keep.append(buffer)
@@ -258,16 +273,22 @@ class Recorder:
         replay uses. ``now`` runs the call at once, so the recording call computes what the
         replays will.
         """
-        resolved = [self._resolve(a) for a in args]
-        if now:
-            function(*resolved)
-        entry = (function, resolved)
-        self.program.append(entry)
-        for position, a in enumerate(resolved):
+        resolved = []
+        for position, a in enumerate(args):
+            if a.__class__ is _ArgumentView:
+                index = self.arg_index[id(a.array)]
+                resolved.append(a.view(a.array))
+                self.arg_uses[index].append((resolved, position, a.view))
+                continue
+            a = self._resolve(a)
+            resolved.append(a)
             if a.__class__ is _ndarray and position not in outs:
                 index = self.arg_index.get(id(a))
                 if index is not None:
-                    self.arg_uses[index].append((resolved, position))
+                    self.arg_uses[index].append((resolved, position, None))
+        if now:
+            function(*resolved)
+        self.program.append((function, resolved))
 
     def _derived_view(self, result: np.ndarray, sources: list) -> bool:
         """Whether ``result`` is a view of a buffer the replay keeps (so it needs no kernel)."""
@@ -432,7 +453,9 @@ class Recorder:
                     else:
                         total = np.asarray(previous + gi)
                         grads[pkey] = self._computed(
-                            total, [previous, gi], None,
+                            total,
+                            [previous, gi],
+                            None,
                             lambda out, a=previous, b=gi: self.emit(np.add, [a, b, out], (2,)),
                         )
                         owned.add(pkey)
@@ -551,9 +574,15 @@ def _forward_binary(ufunc):
     return lower
 
 
+def _maximum_into(x, y, out):
+    # np.maximum's positional out is deprecated (NumPy 2.4), and the warning costs more than
+    # the keyword.
+    np.maximum(x, y, out=out)
+
+
 def _forward_relu(rec, out, xs, static, residual):
     x = xs[0]
-    rec.emit(np.maximum, [x, P._zero(x.dtype), out], (2,))
+    rec.emit(_maximum_into, [x, P._zero(x.dtype), out], (2,))
     return True
 
 
@@ -599,8 +628,10 @@ def _forward_softmax_cross_entropy(rec, out, xs, static, residual):
     rec.emit(np.divide, [residual, total, residual], (2,))
     rec.emit(np.multiply, [y, shifted, product], (2,))
     rec.emit(np.add.reduce, [product, None, None, out], (3,))
-    rec.emit(np.negative, [out, out], (1,))
-    rec.emit(np.divide, [out, m, out], (2,))
+    # -(s)/m in one division: IEEE division rounds symmetrically, so s/(-m) is bitwise -(s/m).
+    # The Python number as a 0-d array of the dtype (the value NumPy would convert it to):
+    # ufuncs resolve a Python scalar's type on every call.
+    rec.emit(np.divide, [out, np.array(-m, dtype=out.dtype), out], (2,))
     return True
 
 
@@ -616,14 +647,14 @@ _FORWARD[F.SOFTMAX_CROSS_ENTROPY] = _forward_softmax_cross_entropy
 def _matmul_g_xt(rec, out, g, x):
     """``g @ x.T`` into ``out``; the transpose is taken per call for an argument (rebound)."""
     if rec._is_arg(x):
-        rec.emit(_matmul_transposed_right, [g, x, out], (2,))
+        rec.emit(np.matmul, [g, _ArgumentView(x, _transpose), out], (2,))
     else:
         rec.emit(np.matmul, [g, rec._resolve(x).T, out], (2,))
 
 
 def _matmul_wt_g(rec, out, w, g):
     if rec._is_arg(w):
-        rec.emit(_matmul_transposed_left, [w, g, out], (2,))
+        rec.emit(np.matmul, [_ArgumentView(w, _transpose), g, out], (2,))
     else:
         rec.emit(np.matmul, [rec._resolve(w).T, g, out], (2,))
 
@@ -744,6 +775,9 @@ _VJP: dict = {
 # ---------------------------------------------------------------------------------------------
 
 
+_KEEP = object()  # in Recording.after: leave the parameter's .grad as it is
+
+
 class _Output:
     """A returned value: an array of the replay (copied on return) or a value returned as it is."""
 
@@ -770,7 +804,7 @@ class Recording:
         self.arg_uses = rec.arg_uses
         self.bound = [None] * len(rec.arg_uses)
         self.states = [(t, buffer, view) for t, buffer, view, _ in rec.states]
-        self.updated = [t for t, _, _, updated in rec.states if updated]
+        self.updated = tuple(t for t, _, _, updated in rec.states if updated)
         self.watched = rec.watched
         self.optimizers = [(o, getattr(o, "compile_version", 0)) for o, _ in rec.optimizers]
         cleared = rec.cleared_ids
@@ -786,6 +820,16 @@ class Recording:
                 self.grads_after.append((t, rec.replay_of[id(g)]))
         self.keep = rec.keep
         self.result_template = _map_outputs(result, lambda v: self._output_slot(rec, v))
+        # The common return, one tensor, skips the walk over the structure.
+        self.single = self.result_template if isinstance(self.result_template, _Output) else None
+        self.checks = bool(self.watched or self.optimizers or self.fresh_leaves)
+        # After the program, per parameter: the .grad it holds (or _KEEP) and whether it changed.
+        grads = {id(t): g for t, g in self.grads_after}
+        self.after = []
+        for t, _, _, updated in rec.states:
+            g = grads.get(id(t), _KEEP)
+            if updated or g is not _KEEP:
+                self.after.append((t, g, updated))
 
     @staticmethod
     def _output_slot(rec: Recorder, value: Any) -> Any:
@@ -802,6 +846,10 @@ class Recording:
         return _Output(None, value)
 
     def outputs(self) -> Any:
+        single = self.single
+        if single is not None:
+            return single.value if single.array is None else _wrap(single.array.copy())
+
         def build(slot):
             return slot.value if slot.array is None else _wrap(slot.array.copy())
 
@@ -811,19 +859,13 @@ class Recording:
         bound = self.bound
         for k, array in enumerate(arrays):
             if array is not bound[k]:
-                for args, position in self.arg_uses[k]:
-                    args[position] = array
+                for args, position, view in self.arg_uses[k]:
+                    args[position] = array if view is None else view(array)
                 bound[k] = array
 
-    def replay(self, arrays: list) -> Any:
-        self.bind(arrays)
-        for t, buffer, view in self.states:
-            if t._data is not view:
-                data = t._data
-                if data.shape != buffer.shape or data.dtype != buffer.dtype:
-                    raise _Rerecord
-                np.copyto(buffer, data)  # p.data = ... or load_state_dict: seen by this replay
-                t._data = view
+    def check(self) -> None:
+        """Record anew if a bound constant or an optimizer's state was replaced from outside;
+        raise if a parameter holds a gradient the recording assumed absent."""
         for t, array in self.watched:
             if t._data is not array:
                 raise _Rerecord
@@ -837,15 +879,29 @@ class Recording:
                     "but the recording started from none (the function does not call zero_grad() "
                     "itself); call zero_grad() before each call or inside the function"
                 )
+
+    def replay(self, arrays: list) -> Any:
+        self.bind(arrays)
+        for t, buffer, view in self.states:
+            if t._data is not view:
+                data = t._data
+                if data.shape != buffer.shape or data.dtype != buffer.dtype:
+                    raise _Rerecord
+                np.copyto(buffer, data)  # p.data = ... or load_state_dict: seen by this replay
+                t._data = view
+        if self.checks:
+            self.check()
         for f, args in self.program:
             f(*args)
-        for t, g in self.grads_after:
-            t.grad = g
-        if self.updated:
-            state.mutation_clock += 1
-            clock = state.mutation_clock
-            for t in self.updated:
+        state.mutation_clock = clock = state.mutation_clock + 1
+        for t, g, updated in self.after:
+            if g is not _KEEP:
+                t.grad = g
+            if updated:  # its values changed in place: older graphs through it must not run
                 t._mutated_at = clock
+        single = self.single
+        if single is not None and single.array is not None:
+            return _wrap(single.array.copy())
         return self.outputs()
 
 
@@ -867,7 +923,7 @@ def _argument_arrays(args: tuple) -> tuple[list, tuple]:
                 "or NumPy arrays (bind other values with functools.partial or a closure)"
             )
         arrays.append(array)
-        key.append((array.shape, array.dtype))
+        key.append((array.shape, array.dtype, array.__class__))
     return arrays, tuple(key)
 
 
@@ -886,13 +942,18 @@ class Compiled:
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any) -> Any:
-        arrays, key = _argument_arrays(args)
-        recording = self.recordings.get(key)
-        if recording is not None:
+        try:  # the fast path: tensors and arrays, a recording for their shapes and dtypes
+            arrays = [a._data if a.__class__ is Tensor else a for a in args]
+            key = tuple([(a.shape, a.dtype, a.__class__) for a in arrays])
+            recording = self.recordings.get(key)
+        except AttributeError:
+            recording = None
+        if recording is not None and not any([a.requires_grad for a in args if a.__class__ is Tensor]):
             try:
                 return recording.replay(arrays)
             except _Rerecord:
                 del self.recordings[key]
+        arrays, key = _argument_arrays(args)
         return self._record(args, arrays, key)
 
     def _record(self, args: tuple, arrays: list, key: tuple) -> Any:

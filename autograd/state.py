@@ -196,6 +196,11 @@ class name_scope:
 @contextlib.contextmanager
 def new_level() -> Iterator[int]:
     """Open a forward-mode level for one transform: its id, active inside the block."""
+    if local.recorder is not None:
+        raise ConcretizationError(
+            "forward-mode tangents (jvp, jacfwd, ...) inside a compiled function are not recorded; "
+            "call the transform outside the compiled function"
+        )
     level = next(_level_ids)
     local.levels.append(level)
     try:
@@ -216,9 +221,19 @@ def capped(level: int) -> Iterator[None]:
         local.cap = previous
 
 
+class ConcretizationError(RuntimeError):
+    """Something in a compiled function depends on values that a replay would not see
+    (``autograd.compile``)."""
+
+
 @contextlib.contextmanager
 def transforming() -> Iterator[int]:
     """Mark that a function transform is evaluating its function; yields the depth outside."""
+    if local.recorder is not None:
+        raise ConcretizationError(
+            "a function transform (grad, jvp, jacfwd, jacrev, hessian, ...) inside a compiled "
+            "function: only backward() is recorded; call the transform outside the compiled function"
+        )
     depth = local.depth
     local.depth = depth + 1
     try:

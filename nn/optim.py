@@ -99,7 +99,7 @@ class SGD(Optimizer):
                     now = False
                 else:
                     now = True
-                recorder.kernel(np.multiply, v, self.momentum, v, now=now)
+                recorder.kernel(np.multiply, v, _constant(self.momentum, v), v, now=now)
                 recorder.kernel(np.add, v, g, v, now=now)
                 g = v
             lr = rates.get(buffer.dtype)
@@ -164,26 +164,33 @@ class Adam(Optimizer):
             if g is None:
                 continue
             buffer = recorder.parameter(p)
+            # The optimizer's own arrays (eager steps make new ones), updated in place from now on
+            # and shared by every recording of a step with this optimizer.
             t, m, v = self.state.get(id(p), (0, np.zeros_like(g), np.zeros_like(g)))
-            m, v = m.copy(), v.copy()  # the optimizer's own arrays, updated in place from now on
             self.state[id(p)] = (t, m, v)
             step_size = np.empty((), dtype=buffer.dtype)
             correction = np.empty((), dtype=buffer.dtype)
             scratch = np.empty_like(buffer)
             recorder.kernel(_adam_tick, self, p, step_size, correction)
-            recorder.kernel(np.multiply, m, beta1, m)
-            recorder.kernel(np.multiply, g, 1 - beta1, scratch)
+            recorder.kernel(np.multiply, m, _constant(beta1, m), m)
+            recorder.kernel(np.multiply, g, _constant(1 - beta1, m), scratch)
             recorder.kernel(np.add, m, scratch, m)
-            recorder.kernel(np.multiply, v, beta2, v)
+            recorder.kernel(np.multiply, v, _constant(beta2, v), v)
             recorder.kernel(np.multiply, g, g, scratch)
-            recorder.kernel(np.multiply, scratch, 1 - beta2, scratch)
+            recorder.kernel(np.multiply, scratch, _constant(1 - beta2, v), scratch)
             recorder.kernel(np.add, v, scratch, v)
             recorder.kernel(np.multiply, v, correction, scratch)
             recorder.kernel(np.sqrt, scratch, scratch)
-            recorder.kernel(np.add, scratch, self.eps, scratch)
+            recorder.kernel(np.add, scratch, _constant(self.eps, v), scratch)
             recorder.kernel(np.divide, m, scratch, scratch)
             recorder.kernel(np.multiply, scratch, step_size, scratch)
             recorder.kernel(np.subtract, buffer, scratch, buffer)
+
+
+def _constant(value: float, like: np.ndarray) -> np.ndarray:
+    """A hyperparameter as a 0-d array of ``like``'s dtype: the value NumPy converts the Python
+    float to in ``value * array``, without resolving the float's type on every call."""
+    return np.array(value, dtype=like.dtype)
 
 
 def _refresh_lr(out: np.ndarray, optimizer: Optimizer) -> None:
