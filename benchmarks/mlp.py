@@ -532,7 +532,11 @@ def run_steps(size: str, rounds: int, target_seconds: float, notes: list) -> dic
 
 def run_cheap_gradient(size: str, rounds: int, target_seconds: float, notes: list) -> dict:
     """Benchmark 3: time(forward + backward) / time(forward), each contender on its own."""
-    built = build(size, contenders=(HandNumPy, Vecgrad, VecgradFused, VecgradNN, Torch, Jax), notes=None)
+    built = build(
+        size,
+        contenders=(HandNumPy, Vecgrad, VecgradFused, VecgradNN, VecgradCompiled, Torch, Jax),
+        notes=None,
+    )
     contenders = {}
     for name, c in built.items():
         contenders[f"{name}|fwd"] = c.forward
