@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from autograd import Tensor, name_scope
+from autograd import Tensor
+from autograd import state as _state
 from autograd.compile import recording
 
 
@@ -32,6 +33,7 @@ class Module:
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_scope_name", None)
+        object.__setattr__(self, "_scopes", {})  # enclosing scope -> this module's full path
 
     # -- registration ---------------------------------------------------------------------
 
@@ -75,6 +77,7 @@ class Module:
             )
         self._modules[name] = module
         object.__setattr__(module, "_scope_name", name)
+        object.__setattr__(module, "_scopes", {})
         self.__dict__[name] = module
         self._rename_parameters()
         return module
@@ -127,10 +130,22 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *inputs: Any) -> Any:
-        if self._scope_name is None:
+        name = self._scope_name
+        if name is None:
             return self.forward(*inputs)
-        with name_scope(self._scope_name):
+        # name_scope(name), written out: a module call is on every step's path, and the joined
+        # path ("layers.0") is made once per enclosing scope rather than on every call.
+        local = _state.local
+        previous = local.scope
+        scopes = self._scopes
+        scope = scopes.get(previous)
+        if scope is None:
+            scope = scopes[previous] = name if previous is None else f"{previous}.{name}"
+        local.scope = scope
+        try:
             return self.forward(*inputs)
+        finally:
+            local.scope = previous
 
     # -- saving and loading -----------------------------------------------------------------
 
