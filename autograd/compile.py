@@ -905,6 +905,13 @@ class Recording:
         return self.outputs()
 
 
+def _c_order(a: np.ndarray) -> np.ndarray:
+    """An array argument as the engine's ops see it in eager mode: they take a C-ordered copy
+    of an array operand they keep, and BLAS rounds a product of differently laid out operands
+    differently."""
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
 def _argument_arrays(args: tuple) -> tuple[list, tuple]:
     arrays, key = [], []
     for k, a in enumerate(args):
@@ -916,7 +923,7 @@ def _argument_arrays(args: tuple) -> tuple[list, tuple]:
                     "arguments and uses parameters it captures (a model, an optimizer)"
                 )
         elif isinstance(a, np.ndarray):
-            array = a
+            array = _c_order(a)
         else:
             raise TypeError(
                 f"compile: argument {k} is a {type(a).__name__}; a compiled function takes tensors "
@@ -943,7 +950,7 @@ class Compiled:
 
     def __call__(self, *args: Any) -> Any:
         try:  # the fast path: tensors and arrays, a recording for their shapes and dtypes
-            arrays = [a._data if a.__class__ is Tensor else a for a in args]
+            arrays = [a._data if a.__class__ is Tensor else _c_order(a) for a in args]
             key = tuple([(a.shape, a.dtype, a.__class__) for a in arrays])
             recording = self.recordings.get(key)
         except AttributeError:

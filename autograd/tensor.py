@@ -306,6 +306,8 @@ class Tensor:
         if type(other) in (int, float):
             return _binary(P.ADD, "sub", self, _constant(-other, self))
         if _is_constant(other):
+            if _local.recorder is not None and isinstance(other, Tensor):
+                return _binary(P.ADD, "sub", self, apply(P.NEG, (other,)))  # seen by the recording
             return _binary(P.ADD, "sub", self, _wrap(np.negative(_constant(other, self, False)._data)))
         return _binary(P.ADD, "sub", self, -other)
 
@@ -316,6 +318,8 @@ class Tensor:
     def __truediv__(self, other: Any) -> Tensor:
         # x / y = x * (1/y); a constant y is inverted in NumPy, outside the graph.
         if _is_constant(other):
+            if _local.recorder is not None and isinstance(other, Tensor):
+                return _binary(P.MUL, "truediv", self, apply(P.RECIPROCAL, (other,)))  # seen by the recording
             return _binary(P.MUL, "truediv", self, _wrap(np.reciprocal(_constant(other, self, False)._data)))
         return _binary(P.MUL, "truediv", self, other.reciprocal())
 

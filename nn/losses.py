@@ -21,7 +21,7 @@ import numpy as np
 from autograd import Tensor, fused
 from autograd.compile import check_values
 
-from .activations import as_tensor
+from .activations import _sign_split, as_tensor
 
 #: PyTorch's floor for ``log`` in the cross-entropies: ``log 0`` counts as -100.
 LOG_FLOOR = -100.0
@@ -176,8 +176,7 @@ def binary_cross_entropy_with_logits(z: Any, y: Any) -> Tensor:
     z = as_tensor(z)
     m = _check_predictions(cost, z, "logits Z")
     y = _targets(cost, y, z, "logits Z")
-    positive = (z.data >= 0).astype(z.dtype)
-    sign = 2 * positive - 1
+    positive, sign = _sign_split(z)  # from the values, replayed by a compiled step
     softplus = ((z * -sign).exp() + 1).log()  # log(1 + exp(-|z|)), between 0 and log 2
     return (z * (positive - y) + softplus).sum() * (1.0 / m)
 

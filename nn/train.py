@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+import autograd
 from autograd import Tensor, name_scope, no_grad
 
 from . import data, optim
@@ -50,6 +51,8 @@ class Config:
     epochs: int = 40
     batch_size: int = 32
     seed: int = 0
+    #: Record the training step once and replay it (autograd.compile): same numbers, faster.
+    compile: bool = True
 
 
 @dataclasses.dataclass
@@ -118,6 +121,15 @@ def train(config: Config, dataset: tuple | None = None, progress: bool = False) 
     optimizer = make_optimizer(config, model.parameters())
     batches = data.Batches(x_train, y_train, config.batch_size, shuffle=True, seed=order_seed)
 
+    def train_step(x: Any, y: Any) -> Tensor:
+        optimizer.zero_grad()
+        loss = cost(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    step = autograd.compile(train_step) if config.compile else train_step
+
     step_losses: list[float] = []
     epoch_losses: list[float] = []
     epoch_seconds: list[float] = []
@@ -127,10 +139,7 @@ def train(config: Config, dataset: tuple | None = None, progress: bool = False) 
         epoch_started = time.perf_counter()
         first = len(step_losses)
         for x, y in batches:
-            optimizer.zero_grad()
-            loss = cost(model(x), y)
-            loss.backward()
-            optimizer.step()
+            loss = step(x, y)
             step_losses.append(loss.item())
             bar.update()
         epoch_losses.append(float(np.mean(step_losses[first:])))
@@ -284,6 +293,9 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Name
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--no-compile", action="store_true", help="run every step eagerly instead of replaying a recording"
+    )
     args = parser.parse_args(argv)
     config = Config(
         dataset=args.dataset,
@@ -295,6 +307,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Name
         epochs=args.epochs,
         batch_size=args.batch_size,
         seed=args.seed,
+        compile=not args.no_compile,
     )
     return config, args
 

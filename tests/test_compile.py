@@ -331,3 +331,48 @@ def test_memory_stays_flat_over_many_replays():
     finally:
         tracemalloc.stop()
     assert after - before < 4096, f"memory grew by {after - before} bytes over 3000 replays"
+
+
+def test_binary_cost_and_constant_operands_follow_the_arguments():
+    """``z - Y`` and ``z / Y`` with a constant ``Y`` (an argument) and the binary cost from the
+    logits (its sign masks come from the values): all follow each call's data."""
+
+    def make():
+        model = nn.MLP((2, 8, 1), dtype=np.float64, rng=0)
+        opt = nn.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(X, Y):
+            opt.zero_grad()
+            z = model(X)
+            loss = nn.binary_cross_entropy_with_logits(z, Y) + ((z - Y) * (z / (Y + 1.0))).sum() * 0.01
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, step
+
+    eager_model, eager_step = make()
+    model, step = make()
+    compiled = autograd.compile(step)
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        X = rng.standard_normal((2, 5))
+        Y = (rng.random((1, 5)) > 0.5).astype(np.float64)
+        assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data)
+
+
+@pytest.mark.parametrize("dataset, activation", [("digits", "relu"), ("moons", "tanh")])
+def test_training_job_compiles_its_step_with_the_same_losses(dataset, activation):
+    """``python -m nn.train`` replays a recorded step by default; --no-compile runs it eagerly.
+    Both give the same loss at every step (the last batch of an epoch, smaller, is recorded
+    on its own)."""
+    from nn import train
+
+    config = train.Config(dataset=dataset, hidden=(16,), activation=activation, epochs=2, batch_size=100)
+    data = train.load_dataset(dataset)
+    compiled = train.train(config, data).metrics
+    eager = train.train(train.Config(**{**config.__dict__, "compile": False}), data).metrics
+    assert compiled["losses"]["per_step"] == eager["losses"]["per_step"]
+    assert compiled["test_accuracy"] == eager["test_accuracy"]

@@ -127,6 +127,7 @@ class TestOutputs:
             "epochs": 1,
             "batch_size": 64,
             "seed": 3,
+            "compile": True,
         }
         assert len(saved["losses"]["per_step"]) == 23  # ceil(1438 / 64)
 
