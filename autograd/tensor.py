@@ -103,6 +103,8 @@ class Tensor:
         for an optimizer that has just computed the new values into a fresh array of its own.
         Either way, backward through nodes recorded before the change raises.
         """
+        if _local.recorder is not None:
+            raise _concretization("replacing a tensor's data (.data = ... / assign())")
         if value.__class__ is _ndarray and value.dtype.kind in _NUMERIC_KINDS:
             array = value.copy(order="K") if copy else value
         else:

@@ -230,6 +230,11 @@ def _data(loss, X):
     return loss + X.data.sum()
 
 
+def _assign(loss, X):
+    loss.assign(np.zeros(()))
+    return loss
+
+
 def _numpy_random(loss, X):
     return loss * np.random.rand()
 
@@ -265,6 +270,7 @@ def _retain_grad(loss, X):
         (_branch, r"bool\(\) of a tensor \(Python control flow on tensor values\)"),
         (_numpy, r"\.numpy\(\)"),
         (_data, r"\.data read"),
+        (_assign, r"replacing a tensor's data"),
         (_numpy_random, "randomness drawn in Python .*NumPy's global generator"),
         (_python_random, "randomness drawn in Python .*random module"),
         (_jvp, r"function transform|\.data read"),  # jvp reads its arguments first
@@ -277,6 +283,7 @@ def _retain_grad(loss, X):
         "bool",
         "numpy",
         "data",
+        "assign",
         "numpy-random",
         "python-random",
         "jvp",
