@@ -169,7 +169,7 @@ class Recorder:
     the eager call used; all of them are kept alive while recording so ids stay unique.
     """
 
-    def __init__(self, optimizers_seen: list | None = None) -> None:
+    def __init__(self) -> None:
         self.program: list = []
         self.replay_of: dict[int, np.ndarray] = {}
         self.kind: dict[int, str] = {}
@@ -183,7 +183,6 @@ class Recorder:
         self.optimizers: list = []  # (optimizer, version)
         self.cleared_ids: set = set()
         self.fresh_leaves: list = []  # leaves whose first gradient assumed .grad None at entry
-        self.leaves: dict[int, Tensor] = {}
 
     # -- arrays --------------------------------------------------------------------------
 
@@ -258,11 +257,14 @@ class Recorder:
         """An array the eager call produced, as an output buffer of the program."""
         if id(array) in self.kind:
             return self.replay_of[id(array)]
+        if array.base is not None:
+            # A view (of an argument, say): the replay writes into a buffer of its own, never
+            # into memory that something else owns.
+            buffer = np.array(array, copy=True)
+            self._know(array, buffer, _TEMP)
+            return buffer
         if not array.flags.writeable:
-            try:
-                array.flags.writeable = True
-            except ValueError:
-                array = np.array(array, copy=True)
+            array.flags.writeable = True  # an array the op made (its owner): ours from now on
         self._know(array, array, _TEMP)
         return array
 
@@ -306,7 +308,7 @@ class Recorder:
     def _computed(self, result: np.ndarray, sources: list, lower: Callable, fallback: Callable) -> Any:
         """Register ``result`` (computed eagerly from ``sources``) and emit what recomputes it."""
         if id(result) in self.kind:
-            return result  # the rule returned one of its inputs (add's g), or a known array
+            return self.replay_of[id(result)]  # the rule returned an input (add's g), a known array
         if self._all_const(sources):
             self._know(result, result, _CONST)
             return result
@@ -488,7 +490,6 @@ class Recorder:
 
     def _accumulate_leaf(self, leaf: Tensor, g: np.ndarray, owned: bool) -> None:
         self.tensor_array(leaf)
-        self.leaves[id(leaf)] = leaf
         if leaf.grad is None:
             if id(leaf) not in self.cleared_ids and id(leaf) not in {id(t) for t in self.fresh_leaves}:
                 self.fresh_leaves.append(leaf)

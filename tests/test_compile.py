@@ -383,3 +383,37 @@ def test_training_job_compiles_its_step_with_the_same_losses(dataset, activation
     eager = train.train(train.Config(**{**config.__dict__, "compile": False}), data).metrics
     assert compiled["losses"]["per_step"] == eager["losses"]["per_step"]
     assert compiled["test_accuracy"] == eager["test_accuracy"]
+
+
+def test_views_of_arguments_follow_them_and_leave_them_alone():
+    """``X.T`` and ``X.reshape`` of an argument are views of the caller's array: the replay
+    recomputes them from each call's argument and never writes into the caller's memory."""
+    W = Tensor(np.random.default_rng(2).standard_normal((6, 4)), requires_grad=True)
+    opt = nn.optim.SGD([W], lr=0.1)
+
+    def step(X):
+        opt.zero_grad()
+        loss = ((X.T @ W).relu() * X.reshape(-1).sum()).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    W_eager = Tensor(W.data, requires_grad=True)
+    opt_eager = nn.optim.SGD([W_eager], lr=0.1)
+
+    def eager(X):
+        opt_eager.zero_grad()
+        loss = ((X.T @ W_eager).relu() * X.reshape(-1).sum()).sum()
+        loss.backward()
+        opt_eager.step()
+        return loss
+
+    compiled = autograd.compile(step)
+    rng = np.random.default_rng(3)
+    seen = []
+    for _ in range(4):
+        X = rng.standard_normal((6, 5))
+        seen.append((X, X.copy()))
+        assert np.array_equal(compiled(X).data, eager(Tensor(X)).data)
+    assert all(np.array_equal(X, kept) for X, kept in seen)
+    assert np.array_equal(W.data, W_eager.data)
