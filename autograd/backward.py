@@ -20,7 +20,6 @@ Two entry points share one sweep, :func:`_sweep`:
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Sequence
 from typing import Any
 
@@ -214,16 +213,7 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
     if root._prim is None:
         _accumulate_leaf(root, seed)
         return
-    # No automatic collection during the sweep: it allocates a tuple or two per node, which
-    # would trigger collections that traverse the whole recorded graph, and it creates no cycle.
-    collecting = gc.isenabled()
-    if collecting:
-        gc.disable()
-    try:
-        grads, owned, leaves = _sweep((root,), (seed,), None, False, retain_graph)
-    finally:
-        if collecting:
-            gc.enable()
+    grads, owned, leaves = _sweep((root,), (seed,), None, False, retain_graph)
     for pkey, leaf in leaves.items():
         _accumulate_leaf(leaf, grads[pkey], pkey in owned)
 
