@@ -242,9 +242,7 @@ def gradients(
     from .tensor import Tensor, _wrap
 
     if _local.recorder is not None:
-        from .compile import ConcretizationError
-
-        raise ConcretizationError(
+        raise state.ConcretizationError(
             "gradients() (and grad, vjp, jacrev, hessian...) inside a compiled function: only "
             "backward() is recorded; call the transform outside the compiled function"
         )

@@ -19,7 +19,9 @@ compute something from values in NumPy declares it with :func:`host` (replayed o
 checks that only raise may read values with :func:`check_values` (checked when recording).
 
 **What a replay reads from outside.** The arguments (bound anew on every call; an argument
-that is a different array object is bound in place of the old one); every leaf tensor the
+that is a different array object is bound in place of the old one; NumPy arrays arrive in the
+function as constant tensors, in C order as eager operations copy them, and NumPy arrays the
+function merely captures are constants of the recording, as under ``jax.jit``); every leaf tensor the
 function used (a parameter whose data was replaced, ``p.data = ...`` or ``load_state_dict``,
 is copied into the replay's buffer before the replay; a constant tensor whose data was
 replaced makes a new recording); the optimizers' hyperparameters that their protocol refreshes
