@@ -3,6 +3,7 @@
 from .anomaly import detect_anomaly
 from .backward import gradients
 from .checks import gradcheck
+from .compile import compile
 from .functional import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp
 from .fused import linear, softmax_cross_entropy
 from .primitives import PRIMITIVES, Primitive
@@ -10,6 +11,7 @@ from .state import enable_grad, is_grad_enabled, name_scope, no_grad, set_grad_e
 from .tensor import Tensor, apply, matmul
 
 __all__ = [
+    "compile",
     "grad",
     "gradcheck",
     "gradients",

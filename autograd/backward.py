@@ -209,6 +209,9 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
     if local.observed:
         for observer in local.observers:
             observer.on_backward(root)
+        if _thread.s.recorder is not None:  # the first call of a compiled function records it
+            _thread.s.recorder.backward(root, seed, retain_graph)
+            return
     if root._prim is None:
         _accumulate_leaf(root, seed)
         return
@@ -240,6 +243,11 @@ def gradients(
     """
     from .tensor import Tensor, _wrap
 
+    if _thread.s.recorder is not None:
+        raise state.ConcretizationError(
+            "gradients() (and grad, vjp, jacrev, hessian...) inside a compiled function: only "
+            "backward() is recorded; call the transform outside the compiled function"
+        )
     outputs = _as_tensors("gradients", "outputs", outputs)
     inputs = _as_tensors("gradients", "inputs", inputs)
     if grad_outputs is None:

@@ -168,11 +168,14 @@ def _ce_forward(z, y):
     # last static argument of the rules), so the VJP that normally follows reuses it.
     logp, a = _softmax_parts(z)
     a.flags.writeable = False
-    total = (y * logp).sum()
-    if total != total:
-        # A logit of -inf (a masked class) has log A = -inf, and 0 · -inf is NaN: a class with
-        # no target weight contributes nothing, as in the limit. NaN inputs stay NaN.
-        total = np.where(y != 0, y * logp, 0).sum()
+    if np.isfinite(logp).all():
+        total = (y * logp).sum()
+    else:
+        # A logit of -inf (a masked class) has log A = -inf, and 0 · -inf would be NaN: a class
+        # with no target weight contributes nothing, as in the limit. NaN inputs stay NaN.
+        terms = np.zeros_like(logp, dtype=np.result_type(y, logp))
+        np.multiply(y, logp, out=terms, where=y != 0)
+        total = terms.sum()
     return np.asarray(-total / z.shape[1]), a
 
 

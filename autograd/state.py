@@ -26,7 +26,7 @@ class Switches:
 
     __slots__ = (
         "grad_enabled", "observed", "observers", "scope", "levels", "recorded_levels", "cap", "depth",
-        "reverse", "sweeps",
+        "reverse", "sweeps", "recorder",
     )
 
     def __init__(self) -> None:
@@ -62,6 +62,9 @@ class Switches:
         #: Forward sweeps in progress: a sweep nested in another one is part of it (nested
         #: dual numbers evaluate the function once), so only the outermost is counted.
         self.sweeps = 0
+        #: The ``compile.Recorder`` watching the first call of a compiled function, or None.
+        #: While one is active ``observed`` is set too, so the hot path still checks one flag.
+        self.recorder = None
 
 
 class _PerThread(threading.local):
@@ -205,7 +208,7 @@ def observing(observer: Any) -> Iterator:
         yield observer
     finally:
         s.observers.remove(observer)
-        s.observed = bool(s.observers)
+        s.observed = bool(s.observers) or s.recorder is not None
         _customize(-1)
 
 
@@ -255,6 +258,11 @@ class name_scope:
 @contextlib.contextmanager
 def new_level() -> Iterator[int]:
     """Open a forward-mode level for one transform: its id, active inside the block."""
+    if local.recorder is not None:
+        raise ConcretizationError(
+            "forward-mode tangents (jvp, jacfwd, ...) inside a compiled function are not recorded; "
+            "call the transform outside the compiled function"
+        )
     level = next(_level_ids)
     s = thread.s
     s.levels.append(level)
@@ -279,6 +287,11 @@ def capped(level: int) -> Iterator[None]:
         local.cap = previous
 
 
+class ConcretizationError(RuntimeError):
+    """Something in a compiled function depends on values that a replay would not see
+    (``autograd.compile``)."""
+
+
 @contextlib.contextmanager
 def reversing() -> Iterator[None]:
     """Mark that a reverse transform is recording its function."""
@@ -293,6 +306,11 @@ def reversing() -> Iterator[None]:
 @contextlib.contextmanager
 def transforming() -> Iterator[int]:
     """Mark that a function transform is evaluating its function; yields the depth outside."""
+    if local.recorder is not None:
+        raise ConcretizationError(
+            "a function transform (grad, jvp, jacfwd, jacrev, hessian, ...) inside a compiled "
+            "function: only backward() is recorded; call the transform outside the compiled function"
+        )
     depth = local.depth
     local.depth = depth + 1
     try:

@@ -36,6 +36,12 @@ def _fmt(shape: tuple) -> str:
     return str(tuple(shape))
 
 
+def _concretization(construct: str) -> Exception:
+    from .compile import concretization
+
+    return concretization(construct)
+
+
 class Tensor:
     """An array with a gradient: ``Tensor(data, requires_grad=False)``.
 
@@ -101,6 +107,8 @@ class Tensor:
     @property
     def data(self) -> np.ndarray:
         """The values, as a read-only array (copy it to modify it)."""
+        if _thread.s.recorder is not None:
+            raise _concretization(".data read")
         array = self._data
         if array.flags.writeable:
             array.flags.writeable = False
@@ -121,6 +129,8 @@ class Tensor:
         its gradients, and another shape or dtype would no longer match its ``.grad`` or an
         optimizer's moments, so they raise (cast the values, or make a new ``Tensor``).
         """
+        if _thread.s.recorder is not None:
+            raise _concretization("replacing a tensor's data (.data = ... / assign())")
         if value.__class__ is _ndarray and value.dtype.kind in _NUMERIC_KINDS:
             array = value.copy(order="K") if copy else value
         else:
@@ -213,6 +223,8 @@ class Tensor:
 
     def item(self) -> float:
         """The value of a single-element tensor, as a Python number."""
+        if _thread.s.recorder is not None:
+            raise _concretization(".item()")
         if self._data.size != 1:
             raise ValueError(
                 f"item: a Tensor of shape {_fmt(self._data.shape)} has {self._data.size} elements; "
@@ -222,6 +234,8 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The values as a read-only array, shared with the tensor (no copy)."""
+        if _thread.s.recorder is not None:
+            raise _concretization(".numpy()")
         return self.data
 
     def detach(self) -> Tensor:
@@ -245,6 +259,9 @@ class Tensor:
         return len(self._data)
 
     def __bool__(self) -> bool:
+        """The truth of a one-element tensor (NumPy's rule: ambiguous for anything larger)."""
+        if _thread.s.recorder is not None:
+            raise _concretization("bool() of a tensor (Python control flow on tensor values)")
         size = self._data.size
         if size != 1:
             raise ValueError(
@@ -407,6 +424,8 @@ class Tensor:
         if type(other) in (int, float):
             return _binary(P.ADD, "sub", self, _constant(-other, self))
         if _is_constant(other):
+            if _thread.s.recorder is not None and isinstance(other, Tensor):
+                return _binary(P.ADD, "sub", self, apply(P.NEG, (other,)))  # seen by the recording
             return _binary(P.ADD, "sub", self, _negated(_constant(other, self, False), self))
         return _binary(P.ADD, "sub", self, -other)
 
@@ -417,6 +436,8 @@ class Tensor:
     def __truediv__(self, other: Any) -> Tensor:
         # x / y = x * (1/y); a constant y is inverted in NumPy, outside the graph.
         if _is_constant(other):
+            if _thread.s.recorder is not None and isinstance(other, Tensor):
+                return _binary(P.MUL, "truediv", self, apply(P.RECIPROCAL, (other,)))  # seen by the recording
             return _binary(P.MUL, "truediv", self, _wrap(np.reciprocal(_constant(other, self, False)._data)))
         return _binary(P.MUL, "truediv", self, other.reciprocal())
 
@@ -507,6 +528,8 @@ def apply(prim: P.Primitive, inputs: tuple, static: tuple = ()) -> Tensor:
     if tangents:
         _push_tangents(prim, inputs, static, out)
     if local.observed:
+        if local.recorder is not None:  # the first call of a compiled function (autograd.compile)
+            local.recorder.on_apply(prim, inputs, static, out)
         for observer in local.observers:
             observer.on_apply(prim, inputs, out)
     return out

@@ -76,6 +76,8 @@ def main(argv=None) -> dict:
                 row["seconds"]["HIPS autograd"] = answer["seconds"]
                 row["us_per_op"]["HIPS autograd"] = answer["us_per_op"]
             results["chains"].append(row)
+        say("chain growth (short and long chains in the same rounds) ...")
+        results["chain_growth"] = overhead.run_chain_growth(1000, 200_000, 3 if args.quick else 7)
     if "cheap" in chosen:
         say("cheap-gradient ratio ...")
         cheap = mlp.run_cheap_gradient("medium", rounds, target, notes)

@@ -164,6 +164,92 @@ class VecgradNN:
         return out
 
 
+class VecgradCompiled(VecgradFused):
+    """The fused step (``autograd.linear``, ``softmax_cross_entropy``) and ``nn.optim.SGD`` under
+    ``autograd.compile``: recorded on the first call, replayed as NumPy kernels after."""
+
+    name = "vecgrad compiled"
+
+    def __init__(self, params, X, Y, lr):
+        super().__init__(params, X, Y, lr)
+        try:
+            from autograd import compile
+            from nn.optim import SGD
+        except ImportError as error:
+            raise Unavailable(f"no autograd.compile ({error})") from None
+        self.optimizer = SGD(self.params, lr)
+
+        def step(X, Y):
+            self.optimizer.zero_grad()
+            loss = self.loss_of(X, Y)
+            loss.backward()
+            self.optimizer.step()
+            return loss
+
+        def forward_backward(X, Y):
+            self.optimizer.zero_grad()
+            loss = self.loss_of(X, Y)
+            loss.backward()
+            return loss
+
+        self._step = compile(step)
+        self._forward = compile(self.loss_of)
+        self._forward_backward = compile(forward_backward)
+
+    def loss_of(self, X, Y):
+        A = X
+        n_layers = len(self.params) // 2
+        for l in range(n_layers):
+            Z = self._linear(self.params[2 * l], A, self.params[2 * l + 1])
+            A = Z.relu() if l < n_layers - 1 else Z
+        return self._cost(Z, Y)
+
+    def step(self):
+        self._step(self.X, self.Y)
+
+    def forward(self):
+        return self._forward(self.X, self.Y)
+
+    def forward_backward(self):
+        return self._forward_backward(self.X, self.Y)
+
+
+class VecgradNNCompiled(VecgradNN):
+    """The ``nn`` step under ``autograd.compile``."""
+
+    name = "vecgrad nn compiled"
+
+    def __init__(self, params, X, Y, lr):
+        super().__init__(params, X, Y, lr)
+        try:
+            from autograd import compile
+        except ImportError as error:
+            raise Unavailable(f"no autograd.compile ({error})") from None
+        eager_step = super().step
+        eager_forward = super().forward
+        eager_forward_backward = super().forward_backward
+        self._step = compile(lambda X, Y: self._run(eager_step, X, Y))
+        self._forward = compile(lambda X, Y: self._run(eager_forward, X, Y))
+        self._forward_backward = compile(lambda X, Y: self._run(eager_forward_backward, X, Y))
+
+    def _run(self, eager, X, Y):
+        saved = self.X, self.Y
+        self.X, self.Y = X, Y
+        try:
+            return eager()
+        finally:
+            self.X, self.Y = saved
+
+    def step(self):
+        self._step(self.X, self.Y)
+
+    def forward(self):
+        return self._forward(self.X, self.Y)
+
+    def forward_backward(self):
+        return self._forward_backward(self.X, self.Y)
+
+
 class Torch:
     """PyTorch eager on CPU, one thread, written the way its users write it."""
 
@@ -206,6 +292,23 @@ class Torch:
 
     def parameters(self):
         return [p.detach().numpy() for p in self.params]
+
+
+class TorchCompile(Torch):
+    """PyTorch with the cost compiled by ``torch.compile`` (backward through its compiled graph)."""
+
+    name = "torch.compile"
+
+    def __init__(self, params, X, Y, lr):
+        super().__init__(params, X, Y, lr)
+        try:
+            self._compiled = self.torch.compile(super().loss)
+            self._compiled()
+        except Exception as error:  # no C++ compiler, unsupported platform...
+            raise Unavailable(f"torch.compile does not run here ({type(error).__name__}: {error})") from None
+
+    def loss(self):
+        return self._compiled()
 
 
 class Jax:
@@ -332,7 +435,18 @@ class Micrograd:
         return out
 
 
-CONTENDERS = (HandNumPy, Vecgrad, VecgradFused, VecgradNN, Torch, Jax, Micrograd)
+CONTENDERS = (
+    HandNumPy,
+    Vecgrad,
+    VecgradFused,
+    VecgradNN,
+    VecgradCompiled,
+    VecgradNNCompiled,
+    Torch,
+    TorchCompile,
+    Jax,
+    Micrograd,
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -418,7 +532,11 @@ def run_steps(size: str, rounds: int, target_seconds: float, notes: list) -> dic
 
 def run_cheap_gradient(size: str, rounds: int, target_seconds: float, notes: list) -> dict:
     """Benchmark 3: time(forward + backward) / time(forward), each contender on its own."""
-    built = build(size, contenders=(HandNumPy, Vecgrad, VecgradFused, VecgradNN, Torch, Jax), notes=None)
+    built = build(
+        size,
+        contenders=(HandNumPy, Vecgrad, VecgradFused, VecgradNN, VecgradCompiled, Torch, Jax),
+        notes=None,
+    )
     contenders = {}
     for name, c in built.items():
         contenders[f"{name}|fwd"] = c.forward

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import handwritten as hand
 from .mlp import Unavailable
-from .timing import interleave, median
+from .timing import interleave, median, paired_ratio
 
 BASELINE = "NumPy by hand"
 
@@ -80,3 +80,30 @@ def run_chain(n_ops: int, rounds: int, target_seconds: float, notes: list) -> di
         result["seconds"][name] = median(times[name])
         result["us_per_op"][name] = median(times[name]) / n_ops * 1e6
     return result
+
+
+def run_chain_growth(n_small: int, n_large: int, rounds: int) -> dict:
+    """The per-op cost of the long chain over the short one's, measured in the same rounds.
+
+    Each round runs the short chain ``n_large / n_small`` times and the long one once (the same
+    number of ops), in turn, so a change of the machine's load hits both alike; the ratio is the
+    median over rounds of ``t(long) / t(short chains)``.
+    """
+    repeats = max(1, n_large // n_small)
+    short, long = vecgrad_chain(n_small), vecgrad_chain(n_large)
+
+    def shorts():
+        for _ in range(repeats):
+            short()
+
+    times = interleave({"short": shorts, "long": long}, rounds, target_seconds=0.0, warmup=1)
+    return {
+        "workload": f"per-op cost, chain of {n_large:,} ops / chain of {n_small:,} ops (same rounds)",
+        "n_small": n_small,
+        "n_large": n_large,
+        "ratio": paired_ratio(times, "long", "short"),
+        "us_per_op": {
+            f"{n_small:,} ops": median(times["short"]) / (repeats * n_small) * 1e6,
+            f"{n_large:,} ops": median(times["long"]) / n_large * 1e6,
+        },
+    }

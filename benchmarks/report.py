@@ -8,8 +8,11 @@ PEERS = (
     "vecgrad primitives",
     "vecgrad fused",
     "vecgrad nn",
+    "vecgrad compiled",
+    "vecgrad nn compiled",
     "vecgrad",
     "PyTorch eager",
+    "torch.compile",
     "HIPS autograd",
     "JAX jit",
     "micrograd",
@@ -19,6 +22,12 @@ PEERS = (
 #: reported beside it.
 ENGINE = ("vecgrad fused", "vecgrad primitives")
 NN = "vecgrad nn"
+COMPILED, NN_COMPILED = "vecgrad compiled", "vecgrad nn compiled"
+
+#: The compiled step's goals (``autograd.compile``), by size: faster than the hand-written step.
+COMPILED_TARGETS = (("small", 1.0), ("medium", 0.97), ("large", 1.0))
+#: The 200,000-op chain's cost per op, as a multiple of the 1,000-op chain's.
+CHAIN_GROWTH_TARGET = 1.3
 
 
 def _engine(ratios: dict) -> str | None:
@@ -147,11 +156,16 @@ def headline_values(results: dict) -> dict:
         values[size + "_engine"] = engine
         values[size + "_nn"] = r["ratio"].get(NN)
         values[size + "_torch"] = r["ratio"].get("PyTorch eager")
+        values[size + "_compiled"] = r["ratio"].get(COMPILED)
+        values[size + "_compiled_nn"] = r["ratio"].get(NN_COMPILED)
     for r in results.get("chains", []):
         if r["n_ops"] == 1000:
             values["per_op_us"] = r["us_per_op"].get("vecgrad")
         if r["n_ops"] == 200_000:
             values["chain_200k_s"] = r["seconds"].get("vecgrad")
+            values["chain_200k_us"] = r["us_per_op"].get("vecgrad")
+    if results.get("chain_growth"):
+        values["chain_growth"] = results["chain_growth"]["ratio"]
     if results.get("cheap"):
         engine = _engine(results["cheap"]["ratio"])
         values["cheap_gradient"] = results["cheap"]["ratio"].get(engine)
@@ -186,6 +200,28 @@ def targets_table(results: dict) -> str:
                 f"≤ {limit:g}",
             ]
         )
+    for size, limit in COMPILED_TARGETS:
+        ours, nn = values.get(size + "_compiled"), values.get(size + "_compiled_nn")
+        if ours is None and nn is None:
+            continue
+        rows.append(
+            [
+                f"{size} MLP step compiled (autograd.compile), ratio to NumPy by hand",
+                _verdict(ours, ours is not None and ours <= limit),
+                _verdict(nn, nn is not None and nn <= limit),
+                f"≤ {limit:g}",
+            ]
+        )
+    growth = values.get("chain_growth")
+    if growth is not None:
+        rows.append(
+            [
+                "per-op cost of the 200,000-op chain / of the 1,000-op chain (same rounds)",
+                _verdict(growth, growth <= CHAIN_GROWTH_TARGET),
+                "—",
+                f"≤ {CHAIN_GROWTH_TARGET:g}",
+            ]
+        )
     for size in ("small", "medium"):
         torch = values.get(size + "_torch")
         if torch is None:
@@ -215,6 +251,16 @@ def headline(results: dict, command: str) -> str:
                 f"- {size} MLP training step: **{values[size]:.2f}×** the hand-written NumPy step"
                 f" with autograd's fused ops{with_nn}{vs}"
             )
+    compiled = [
+        f"{size} **{values[size + '_compiled']:.2f}×**"
+        for size in ("small", "medium", "large")
+        if values.get(size + "_compiled") is not None
+    ]
+    if compiled:
+        parts.append(
+            "- compiled with `autograd.compile` (recorded once, replayed as NumPy kernels, same "
+            f"numbers as eager): {', '.join(compiled)} the hand-written NumPy step"
+        )
     if values.get("per_op_us") is not None:
         parts.append(
             f"- engine overhead: **{values['per_op_us']:.1f} µs per op**, forward + backward, on tiny arrays"

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from autograd import Tensor
+from autograd.compile import host
 
 
 def as_tensor(x: Any) -> Tensor:
@@ -31,8 +32,17 @@ def _sign_split(z: Tensor) -> tuple[np.ndarray, np.ndarray]:
     ``Z ⊙ s = |Z|``, with the derivative ``s`` (one-sided at 0, where ``s = +1``); using the same
     ``p`` for every piece of a formula keeps the pieces consistent at the kink.
     """
-    positive = (z.data >= 0).astype(z.dtype)
+    # Computed in NumPy from the values (host: a compiled step recomputes it on every call).
+    positive = host(_nonnegative, z)
     return positive, 2 * positive - 1
+
+
+def _nonnegative(values: np.ndarray) -> np.ndarray:
+    return (values >= 0).astype(values.dtype)
+
+
+def _column_max(values: np.ndarray) -> np.ndarray:
+    return values.max(axis=0, keepdims=True)
 
 
 def relu(z: Any) -> Tensor:
@@ -76,7 +86,7 @@ def softmax(z: Any) -> Tensor:
     z = as_tensor(z)
     if z.ndim == 0:
         raise ValueError("softmax: expects logits of shape (n_classes, m); got a scalar of shape ()")
-    e = (z - z.data.max(axis=0, keepdims=True)).exp()
+    e = (z - host(_column_max, z)).exp()
     return e * e.sum(axis=0, keepdims=True).reciprocal()
 
 
@@ -88,7 +98,7 @@ def log_softmax(z: Any) -> Tensor:
     z = as_tensor(z)
     if z.ndim == 0:
         raise ValueError("log_softmax: expects logits of shape (n_classes, m); got a scalar of shape ()")
-    shifted = z - z.data.max(axis=0, keepdims=True)
+    shifted = z - host(_column_max, z)
     return shifted - shifted.exp().sum(axis=0, keepdims=True).log()
 
 

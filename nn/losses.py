@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from autograd import Tensor, fused
+from autograd.compile import check_values
 
-from .activations import as_tensor
+from .activations import _sign_split, as_tensor
 
 #: PyTorch's floor for ``log`` in the cross-entropies: ``log 0`` counts as -100.
 LOG_FLOOR = -100.0
@@ -53,7 +54,8 @@ def _targets(cost: str, y: Any, like: Tensor, name: str, columns_sum_to_one: boo
     A target that is not a Tensor is data: it takes the predictions' dtype, so float64 labels
     never promote a float32 network's cost. A Tensor keeps its graph (targets may need a grad).
     """
-    values = y.data if isinstance(y, Tensor) else np.asarray(y)
+    # A check that only raises: allowed in a compiled step, which runs it when recording.
+    values = check_values(y)
     if values.shape != like.shape:
         raise ValueError(
             f"{cost}: the targets Y have shape {_fmt(values.shape)} but the {name} have shape "
@@ -62,19 +64,20 @@ def _targets(cost: str, y: Any, like: Tensor, name: str, columns_sum_to_one: boo
     if values.dtype.kind not in "biuf":
         raise TypeError(f"{cost}: the targets Y have non-numeric dtype {values.dtype}")
     # Two reductions and no temporaries; a NaN target fails both comparisons, so it is caught.
-    if values.size and not (values.min() >= 0 and values.max() <= 1):
+    # The ufuncs' reduce directly: the array methods' Python layer costs more than a small
+    # reduction, and the targets are checked on every call.
+    if values.size and not (np.minimum.reduce(values, None) >= 0 and np.maximum.reduce(values, None) <= 1):
         outside = ~((values >= 0) & (values <= 1))
         bad = values[outside].flat[0]
         raise ValueError(
             f"{cost}: the targets Y must lie in [0, 1]; found {bad!r} (and {outside.sum()} in all)"
         )
     if columns_sum_to_one:
-        sums = values.sum(axis=0, dtype=np.float64)
-        sums -= 1
+        sums = np.add.reduce(values, 0, np.float64)
         tolerance = _SUM_TOLERANCE[like.dtype.itemsize]
-        if sums.size and max(sums.max(), -sums.min()) > tolerance:
-            wrong = np.flatnonzero(np.abs(sums) > tolerance)
-            sums += 1
+        low, high = 1 - tolerance, 1 + tolerance
+        if sums.size and not (np.minimum.reduce(sums, None) >= low and np.maximum.reduce(sums, None) <= high):
+            wrong = np.flatnonzero(~((sums >= low) & (sums <= high)))
             raise ValueError(
                 f"{cost}: each column of Y must be a one-hot (or probability) vector summing to 1; "
                 f"column {wrong[0]} sums to {sums[wrong[0]]:g} ({wrong.size} such columns)"
@@ -173,8 +176,7 @@ def binary_cross_entropy_with_logits(z: Any, y: Any) -> Tensor:
     z = as_tensor(z)
     m = _check_predictions(cost, z, "logits Z")
     y = _targets(cost, y, z, "logits Z")
-    positive = (z.data >= 0).astype(z.dtype)
-    sign = 2 * positive - 1
+    positive, sign = _sign_split(z)  # from the values, replayed by a compiled step
     softplus = ((z * -sign).exp() + 1).log()  # log(1 + exp(-|z|)), between 0 and log 2
     return (z * (positive - y) + softplus).sum() * (1.0 / m)
 

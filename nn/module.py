@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from autograd import Tensor, name_scope
+from autograd.compile import recording
 
 # Attributes of every module that hold its registered parameters and children themselves.
 _REGISTRIES = ("_parameters", "_modules")
@@ -256,6 +257,9 @@ class Module:
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradients (``p.grad = None``)."""
+        recorder = recording()
+        if recorder is not None:  # a compiled step (autograd.compile) records the clearing
+            recorder.cleared(self.parameters())
         # Called every step: a bare walk, without parameters()' bookkeeping and checks.
         stack = [self]
         while stack:

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+import autograd
 from autograd import Tensor, name_scope, no_grad
 
 from . import data, optim
@@ -59,6 +60,8 @@ class Config:
     weight_decay: float = 0.0
     schedule: str = "constant"
     dropout: float = 0.0
+    #: Record the training step once and replay it (autograd.compile): same numbers, faster.
+    compile: bool = True
 
 
 @dataclasses.dataclass
@@ -144,6 +147,15 @@ def train(config: Config, dataset: tuple | None = None, progress: bool = False) 
     schedule = make_schedule(config, optimizer)
     batches = data.Batches(x_train, y_train, config.batch_size, shuffle=True, seed=order_seed)
 
+    def train_step(x: Any, y: Any) -> Tensor:
+        optimizer.zero_grad()
+        loss = cost(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    step = autograd.compile(train_step) if config.compile else train_step
+
     step_losses: list[float] = []
     epoch_losses: list[float] = []
     epoch_seconds: list[float] = []
@@ -156,10 +168,7 @@ def train(config: Config, dataset: tuple | None = None, progress: bool = False) 
         first = len(step_losses)
         epoch_learning_rates.append(float(optimizer.param_groups[0]["lr"]))
         for x, y in batches:
-            optimizer.zero_grad()
-            loss = cost(model(x), y)
-            loss.backward()
-            optimizer.step()
+            loss = step(x, y)
             step_losses.append(loss.item())
             bar.update()
         epoch_losses.append(float(np.mean(step_losses[first:])))
@@ -335,6 +344,9 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Name
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--no-compile", action="store_true", help="run every step eagerly instead of replaying a recording"
+    )
     args = parser.parse_args(argv)
     config = Config(
         dataset=args.dataset,
@@ -349,6 +361,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Name
         weight_decay=args.weight_decay,
         schedule=args.schedule,
         dropout=args.dropout,
+        compile=not args.no_compile,
     )
     return config, args
 

@@ -152,6 +152,7 @@ class TestOutputs:
             "weight_decay": 0.0,
             "schedule": "constant",
             "dropout": 0.0,
+            "compile": True,
         }
         assert len(saved["losses"]["per_step"]) == 23  # ceil(1438 / 64)
 

@@ -73,10 +73,9 @@ class Adam(Optimizer):
             where, "decoupled_weight_decay", group["decoupled_weight_decay"]
         )
 
-    def _update(self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: ParamGroup) -> None:
+    def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, Any], group: ParamGroup) -> np.ndarray:
         lr, weight_decay, eps = float(group["lr"]), float(group["weight_decay"]), float(group["eps"])
         beta1, beta2 = (float(beta) for beta in group["betas"])
-        w = p.data
         step = state.get("step", 0) + 1
         if weight_decay:
             if group["decoupled_weight_decay"]:
@@ -96,7 +95,7 @@ class Adam(Optimizer):
         # Bias corrections are Python floats, so they never upcast float32 state.
         step_size = lr / (1 - beta1**step)
         denominator = np.sqrt(v) / (1 - beta2**step) ** 0.5 + eps
-        p.assign(w - (step_size * m) / denominator, copy=False)
+        return w - (step_size * m) / denominator
 
 
 class AdamW(Adam):

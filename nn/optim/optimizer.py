@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from autograd import Tensor, enable_grad
+from autograd.compile import recording
 
 ParamGroup = dict[str, Any]
 
@@ -60,6 +61,14 @@ def check_number(
     if wrong:
         raise ValueError(f"{where}: {name} must be a finite number {' and '.join(bounds)}, got {value!r}")
     return number
+
+
+def _replay_update(
+    optimizer: Optimizer, p: Tensor, buffer: np.ndarray, g: np.ndarray, index: int, group: ParamGroup
+) -> None:
+    """One parameter's update in a compiled step: the eager update's arithmetic (the same
+    numbers), written into the replay's buffer for ``p``, with the state read afresh."""
+    np.copyto(buffer, optimizer._update(buffer, g, optimizer._state_at(index), group))
 
 
 def check_flag(where: str, name: str, value: Any) -> bool:
@@ -154,6 +163,9 @@ class Optimizer:
 
     def zero_grad(self) -> None:
         """Set every parameter's ``grad`` to None."""
+        recorder = recording()
+        if recorder is not None:  # a compiled step (autograd.compile) records the clearing
+            recorder.cleared(self._flat_params())
         for group in self.param_groups:
             for p in group["params"]:
                 p.grad = None
@@ -168,6 +180,11 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        recorder = recording()
+        if recorder is not None:
+            recorder.depends_on(self)
+        else:
+            self.compile_version += 1
         index = 0
         for group_index, group in enumerate(self.param_groups):
             lr = group["lr"]
@@ -184,15 +201,30 @@ class Optimizer:
                             f"{type(self).__name__}.step: the gradient of the parameter {_describe(p)} has "
                             f"shape {tuple(g.shape)}"
                         )
-                    state = self.state.get(index)
-                    if state is None:
-                        state = self.state[index] = {}
-                    self._update(p, g, state, group)
+                    if recorder is not None:
+                        # A compiled step: the update becomes a kernel of the replay, writing
+                        # into the buffer that holds p's values there (autograd.compile).
+                        g = recorder.gradient(p)
+                        recorder.kernel(_replay_update, self, p, recorder.parameter(p), g, index, group)
+                    else:
+                        p.assign(self._update(p.data, g, self._state_at(index), group), copy=False)
                 index += 1
         return loss
 
-    def _update(self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: ParamGroup) -> None:
+    def _state_at(self, index: int) -> dict[str, Any]:
+        state = self.state.get(index)
+        if state is None:
+            state = self.state[index] = {}
+        return state
+
+    def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, Any], group: ParamGroup) -> np.ndarray:
+        """The new values (a new array) of a parameter whose values are ``w`` and gradient
+        ``g``; updates the parameter's ``state``."""
         raise NotImplementedError
+
+    #: Bumped whenever the state is replaced outside a compiled step (an eager step, a loaded
+    #: state dict), so that a compiled step recorded against the old state records anew.
+    compile_version: int = 0
 
     # -- state dicts ----------------------------------------------------------------------
 
@@ -263,6 +295,7 @@ class Optimizer:
             new_state[index_of[id(p)]] = self._load_entry(f"{owner}: state[{key!r}]", p, entry)
         self.param_groups[:] = new_groups
         self.state = new_state
+        self.compile_version += 1  # a compiled step records anew against this state
 
     def _load_entry(self, where: str, p: Tensor, entry: Mapping[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(entry) - self.state_keys)

@@ -57,10 +57,10 @@ class SGD(Optimizer):
                 f"{group['momentum']!r} and dampening {group['dampening']!r}"
             )
 
-    def _update(self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: ParamGroup) -> None:
+    def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, Any], group: ParamGroup) -> np.ndarray:
         weight_decay, momentum = float(group["weight_decay"]), float(group["momentum"])
         if weight_decay:
-            g = g + weight_decay * p.data
+            g = g + weight_decay * w
         if momentum:
             buffer = state.get("momentum_buffer")
             if buffer is None:
@@ -69,4 +69,4 @@ class SGD(Optimizer):
                 buffer = momentum * buffer + (1 - float(group["dampening"])) * g
             state["momentum_buffer"] = buffer
             g = g + momentum * buffer if group["nesterov"] else buffer
-        p.assign(p.data - float(group["lr"]) * g, copy=False)
+        return w - float(group["lr"]) * g

@@ -1,0 +1,1016 @@
+"""Compiled steps: record what a function runs once, replay it as a flat list of NumPy calls.
+
+``step = autograd.compile(fn)``. The first call of ``step`` for given argument shapes and
+dtypes runs ``fn`` eagerly while a :class:`Recorder` watches the engine: every primitive that
+``apply`` evaluates, the backward sweep (its VJPs and accumulations, in the engine's order) and
+the optimizer's update (reported through the protocol below). Each of these becomes one or a few
+NumPy kernel calls, ``(function, arguments)``, whose outputs are arrays allocated once: the
+arrays the eager call itself produced. Later calls run ``for f, args in program: f(*args)``:
+no Tensor, graph, module code or validation, only the same kernels in the same order, so the
+numbers are those of eager execution. Outputs go positionally (``np.add(x, y, out)``,
+``np.add.reduce(a, 0, None, out, True)``): keyword parsing costs more than small kernels.
+
+**Faithful or loud.** What the replay cannot reproduce raises a :class:`ConcretizationError`
+while recording, naming the construct: reading a tensor's values (``.data``, ``.numpy()``,
+``.item()``, ``bool(t)``: Python then decides something from values a replay will not see),
+randomness drawn in Python (NumPy's global generator, the ``random`` module), forward-mode
+tangents and ``gradients``/function transforms inside the function. Library code that must
+compute something from values in NumPy declares it with :func:`host` (replayed on every call);
+checks that only raise may read values with :func:`check_values` (checked when recording).
+
+**What a replay reads from outside.** The arguments (bound anew on every call; an argument
+that is a different array object is bound in place of the old one; NumPy arrays arrive in the
+function as constant tensors, in C order as eager operations copy them, and NumPy arrays the
+function merely captures are constants of the recording, as under ``jax.jit``); every leaf tensor the
+function used (a parameter whose data was replaced, ``p.data = ...`` or ``load_state_dict``,
+is copied into the replay's buffer before the replay; a constant tensor whose data was
+replaced makes a new recording); the optimizers' hyperparameters that their protocol refreshes
+(the learning rate). An optimizer whose state was replaced from outside makes a new recording.
+
+**The optimizer protocol.** An optimizer's ``step()`` asks :func:`recording` for the active
+recorder; when there is one it reports its update instead of running it eagerly:
+
+* ``recorder.parameter(p)``: the writeable array that holds ``p``'s values from now on (``p``
+  is given a read-only view of it); the update writes into it, in place;
+* ``recorder.gradient(p)``: the array that holds ``p.grad`` at this point of the step, or None;
+* ``recorder.kernel(f, *args, now=True)``: the call ``f(*args)`` becomes part of the step;
+  ``now`` runs it at once too (the recording call must compute what eager execution would);
+  ``now=False`` only appends it (for a first step that differs from the later ones, which the
+  optimizer then computes itself);
+* ``recorder.depends_on(optimizer)``: the replay checks ``optimizer.compile_version`` (an int
+  the optimizer bumps whenever its state arrays are replaced outside a replay: an eager step,
+  ``load_state_dict``) and records anew when it changed.
+
+State arrays (momentum, Adam's moments) belong to the optimizer and are updated in place by the
+kernels, so its state stays readable; per-step scalars (Adam's bias corrections, the learning
+rate) are kernels too (a Python function writing 0-d arrays of the parameter's dtype, which
+NumPy then treats exactly as it treats the Python float of the eager step). ``zero_grad()``
+reports the parameters it clears with ``recorder.cleared(params)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import fused as F
+from . import primitives as P
+from . import state
+from .tensor import Tensor, _wrap
+
+_local = state.local
+_ndarray = np.ndarray
+
+__all__ = ["ConcretizationError", "Compiled", "Recorder", "check_values", "compile", "host", "recording"]
+
+
+ConcretizationError = state.ConcretizationError
+
+
+def recording() -> Recorder | None:
+    """The recorder active in this thread (inside the first call of a compiled function), or None."""
+    return _local.recorder
+
+
+def concretization(construct: str) -> ConcretizationError:
+    """The error for reading a tensor's values while recording (``construct``: ``.data``, ...)."""
+    return ConcretizationError(
+        f"{construct} inside a compiled function: the values of a tensor are not known to the "
+        "recording, and a replay would not run this Python code again, so whatever it decides "
+        "from the values would be frozen at the first call. Use engine operations on the "
+        "tensor, or move the read out of the compiled function (autograd.compile)"
+    )
+
+
+def check_values(t: Any) -> np.ndarray:
+    """The values of ``t`` for a check that only raises (argument validation).
+
+    Allowed inside a compiled function: the check runs when the function is recorded and not on
+    replays (a compiled step does no per-call validation).
+    """
+    return t._data if isinstance(t, Tensor) else np.asarray(t)
+
+
+def host(fn: Callable[..., np.ndarray], *tensors: Tensor) -> Tensor:
+    """``fn`` applied in NumPy to the tensors' values, as a constant tensor (no gradient).
+
+    For library code that needs something piecewise constant from values (a sign mask): a
+    compiled function replays ``fn`` on every call instead of freezing its first result.
+    """
+    arrays = [t._data for t in tensors]
+    out = np.asarray(fn(*arrays))
+    recorder = _local.recorder
+    if recorder is not None:
+        out = recorder.host(fn, arrays, out)
+    return _wrap(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Kernels used by the replays
+# ---------------------------------------------------------------------------------------------
+
+
+class _ArgumentView:
+    """In a kernel's arguments: ``view(argument)``, made again whenever the argument is rebound
+    (``x.T`` of an input ``x``), so the kernel itself stays a plain NumPy call."""
+
+    __slots__ = ("array", "view")
+
+    def __init__(self, array: np.ndarray, view: Callable) -> None:
+        self.array, self.view = array, view
+
+
+def _transpose(a: np.ndarray) -> np.ndarray:
+    return a.T
+
+
+def _copy_into(out, value):
+    np.copyto(out, value, casting="unsafe")
+
+
+def _rule_into(rule, outs, *args):
+    """A rule that has no kernel form: its result copied into the preallocated output(s)."""
+    result = rule(*args)
+    if result.__class__ is tuple:
+        for out, value in zip(outs, result):
+            np.copyto(out, value, casting="unsafe")
+    else:
+        np.copyto(outs[0], result, casting="unsafe")
+
+
+def _host_into(fn, out, *arrays):
+    np.copyto(out, fn(*arrays), casting="unsafe")
+
+
+class _Rerecord(Exception):
+    """A replay found that something it bound was replaced from outside: record anew."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The recorder
+# ---------------------------------------------------------------------------------------------
+
+_CONST, _ARG, _STATE, _TEMP = "const", "arg", "state", "temp"
+
+#: Leaf tensors given a replay buffer, with (buffer, read-only view): every recording that uses
+#: the tensor shares them, so recordings for several batch sizes update the same parameters.
+_ADOPTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+class Recorder:
+    """Watches one eager call and writes its replay program.
+
+    Every array the program touches has a kind: ``const`` (never written, bound as it is),
+    ``arg`` (an argument, bound anew per call), ``state`` (a leaf tensor's values, in a buffer
+    the replay owns) or ``temp`` (produced by a kernel). Arrays are known by ``id`` of the array
+    the eager call used; all of them are kept alive while recording so ids stay unique.
+    """
+
+    def __init__(self) -> None:
+        self.program: list = []
+        self.replay_of: dict[int, np.ndarray] = {}
+        self.kind: dict[int, str] = {}
+        self.keep: list = []
+        self.arg_uses: list[list] = []  # per argument: [(args list, position), ...]
+        self.arg_index: dict[int, int] = {}  # id(replay array) of an argument -> its index
+        self.states: list = []  # [tensor, buffer, view, updated]
+        self.state_of: dict[int, list] = {}  # id(tensor) -> its entry in states
+        self.watched: list = []  # (tensor, array) constants bound as they are
+        self.watched_ids: set = set()
+        self.optimizers: list = []  # (optimizer, version)
+        self.cleared_ids: set = set()
+        self.fresh_leaves: list = []  # leaves whose first gradient assumed .grad None at entry
+
+    # -- arrays --------------------------------------------------------------------------
+
+    def _know(self, array: np.ndarray, replay: np.ndarray, kind: str) -> None:
+        self.keep.append(array)
+        self.replay_of[id(array)] = replay
+        self.kind[id(array)] = kind
+        if replay is not array:
+            self.keep.append(replay)
+            self.replay_of[id(replay)] = replay
+            self.kind[id(replay)] = kind
+
+    def bind_argument(self, index: int, array: np.ndarray) -> None:
+        self.arg_uses.append([])
+        self._know(array, array, _ARG)
+        self.arg_index[id(array)] = index
+
+    def tensor_array(self, t: Tensor) -> np.ndarray:
+        """The record-time array of an input tensor, captured on first sight."""
+        array = t._data
+        if id(array) in self.kind:
+            return array
+        if t._prim is None and t.requires_grad:
+            return self._adopt(t)
+        # A constant leaf, or a tensor computed before the recording: bound as it is, and
+        # watched: if its data is replaced, the function is recorded anew.
+        self._know(array, array, _CONST)
+        if id(t) not in self.watched_ids:
+            self.watched_ids.add(id(t))
+            self.watched.append((t, array))
+        return array
+
+    def _adopt(self, t: Tensor) -> np.ndarray:
+        """Give a leaf tensor a buffer of the replay's: ``t`` gets a read-only view of it."""
+        entry = self.state_of.get(id(t))
+        if entry is not None:
+            return entry[2]
+        old = t._data
+        shared = _ADOPTED.get(t)
+        if shared is not None and shared[1] is old:
+            buffer, view = shared  # adopted by another recording: one buffer for all of them
+        else:
+            buffer = np.array(old, copy=True)
+            view = buffer.view()
+            view.flags.writeable = False
+            t._data = view
+            _ADOPTED[t] = (buffer, view)
+        self._know(old, view, _STATE)
+        self._know(view, view, _STATE)
+        self.keep.append(buffer)
+        entry = [t, buffer, view, False]
+        self.states.append(entry)
+        self.state_of[id(t)] = entry
+        return view
+
+    def _resolve(self, value: Any) -> Any:
+        if value.__class__ is not _ndarray:
+            return value
+        replay = self.replay_of.get(id(value))
+        if replay is None:
+            self._know(value, value, _CONST)
+            return value
+        return replay
+
+    def _is_const(self, value: Any) -> bool:
+        return value.__class__ is not _ndarray or self.kind.get(id(value), _CONST) == _CONST
+
+    def _is_arg(self, value: Any) -> bool:
+        return value.__class__ is _ndarray and self.kind.get(id(value)) == _ARG
+
+    def _temp(self, array: np.ndarray) -> np.ndarray:
+        """An array the eager call produced, as an output buffer of the program."""
+        if id(array) in self.kind:
+            return self.replay_of[id(array)]
+        if array.base is not None:
+            # A view (of an argument, say): the replay writes into a buffer of its own, never
+            # into memory that something else owns.
+            buffer = np.array(array, copy=True)
+            self._know(array, buffer, _TEMP)
+            return buffer
+        if not array.flags.writeable:
+            array.flags.writeable = True  # an array the op made (its owner): ours from now on
+        self._know(array, array, _TEMP)
+        return array
+
+    def emit(self, function: Callable, args: list, outs: tuple = (), now: bool = True) -> None:
+        """Append ``function(*args)``; ``outs`` are the positions of the outputs in ``args``.
+
+        Arguments are record-time arrays (or Python values); each is replaced by the array the
+        replay uses. ``now`` runs the call at once, so the recording call computes what the
+        replays will.
+        """
+        resolved = []
+        for position, a in enumerate(args):
+            if a.__class__ is _ArgumentView:
+                index = self.arg_index[id(a.array)]
+                resolved.append(a.view(a.array))
+                self.arg_uses[index].append((resolved, position, a.view))
+                continue
+            a = self._resolve(a)
+            resolved.append(a)
+            if a.__class__ is _ndarray and position not in outs:
+                index = self.arg_index.get(id(a))
+                if index is not None:
+                    self.arg_uses[index].append((resolved, position, None))
+        if now:
+            function(*resolved)
+        self.program.append((function, resolved))
+
+    def _derived_view(self, result: np.ndarray, sources: list) -> bool:
+        """Whether ``result`` is a view of a buffer the replay keeps (so it needs no kernel)."""
+        for s in sources:
+            if s.__class__ is _ndarray and s.size and result.size and np.may_share_memory(result, s):
+                if self._is_arg(s):
+                    return False
+                self._know(result, result, self.kind.get(id(s), _CONST))
+                return True
+        return False
+
+    def _all_const(self, arrays) -> bool:
+        return all(self._is_const(a) for a in arrays)
+
+    def _computed(self, result: np.ndarray, sources: list, lower: Callable, fallback: Callable) -> Any:
+        """Register ``result`` (computed eagerly from ``sources``) and emit what recomputes it."""
+        if id(result) in self.kind:
+            return self.replay_of[id(result)]  # the rule returned an input (add's g), a known array
+        if self._all_const(sources):
+            self._know(result, result, _CONST)
+            return result
+        if self._derived_view(result, sources):
+            return result
+        out = self._temp(result)
+        if lower is None or not lower(out):
+            fallback(out)
+        return out
+
+    # -- the engine's hooks --------------------------------------------------------------
+
+    def on_apply(self, prim: P.Primitive, inputs: tuple, static: tuple, out: Tensor) -> None:
+        if out._tangents is not None:
+            raise ConcretizationError(
+                "forward-mode tangents inside a compiled function: jvp/jacfwd are not recorded; "
+                "call them outside the compiled function"
+            )
+        xs = [self.tensor_array(t) for t in inputs]
+        ans = out._data
+        residual = None
+        if prim is F.SOFTMAX_CROSS_ENTROPY:
+            residual = static[-1] if len(static) == 1 else None
+        if self._all_const(xs):
+            self._know(ans, ans, _CONST)
+            if residual is not None:
+                self._know(residual, residual, _CONST)
+            return
+        if self._derived_view(ans, xs):
+            return
+        buffer = self._temp(ans)
+        if buffer is not ans:
+            out._data = buffer
+        lower = _FORWARD.get(prim)
+        if residual is not None:
+            residual = self._temp(residual)
+        if lower is not None and lower(self, buffer, xs, static, residual):
+            return
+        outs = (buffer,) if residual is None else (buffer, residual)
+        rule_static = static[: len(static) - (residual is not None)]
+        self.emit(_rule_into, [prim.forward, outs, *xs, *rule_static], (1,))
+
+    def host(self, fn: Callable, arrays: list, out: np.ndarray) -> np.ndarray:
+        for a in arrays:
+            if id(a) not in self.kind:
+                self._know(a, a, _CONST)
+        if self._all_const(arrays):
+            self._know(out, out, _CONST)
+            return out
+        if id(out) in self.kind or any(np.may_share_memory(out, a) for a in arrays):
+            out = np.array(out, copy=True)
+        out = self._temp(out)
+        self.emit(_host_into, [fn, out, *arrays], (1,))
+        return out
+
+    # -- backward --------------------------------------------------------------------------
+
+    def backward(self, root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
+        """``root.backward(seed)`` as the engine's ``_sweep`` runs it, with every VJP and every
+        accumulation emitted as kernels (same rules, same order, same in-place decisions)."""
+        self._know(seed, seed, _CONST)
+        if root._prim is None:
+            self._accumulate_leaf(root, seed, False)
+            return
+        from .backward import _consumers, _edge_error, _is_operand, _unconsume
+
+        counts = _consumers((root,), None)
+        grads: dict = {id(root): seed}
+        owned: set = set()
+        leaves: dict = {}
+        ready = [root] if counts[id(root)] == 0 else []
+        observed = bool(_local.observers)
+        token = object()
+        try:
+            while ready:
+                node = ready.pop()
+                key = id(node)
+                g = grads.pop(key)
+                owned.discard(key)
+                if node._consumed:
+                    raise RuntimeError(
+                        f"backward: the graph through this {node._prim.name} node (output shape "
+                        f"{node._data.shape}) was already used by a backward pass; pass "
+                        "retain_graph=True to the first backward to run backward through it again"
+                    )
+                if node._retains_grad:
+                    raise ConcretizationError(
+                        "retain_grad() inside a compiled function: the replay keeps no intermediate "
+                        "tensors; return the value instead"
+                    )
+                parents = node._parents
+                clock = node._clock
+                if node._mutated_at > clock:
+                    raise RuntimeError(
+                        f"{node._prim.name} backward: its output (shape {node._data.shape}) was "
+                        "modified after this node was recorded, so the gradient would be wrong"
+                    )
+                ans = node._data
+                static = node._static
+                xs = [p._data for p in parents]
+                args = (*xs, *static)
+                vjps = node._prim.vjps
+                for i, parent in enumerate(parents):
+                    if parent._mutated_at > clock:
+                        raise RuntimeError(
+                            f"{node._prim.name} backward: input {i} (shape {parent._data.shape}) was "
+                            "modified after this node was recorded, so its gradient would be wrong"
+                        )
+                    if not parent.requires_grad:
+                        continue
+                    pkey = id(parent)
+                    gi = vjps[i](g, ans, *args)
+                    if observed:
+                        for observer in _local.observers:
+                            observer.on_vjp(node, i, gi)
+                    gi = np.asarray(gi)
+                    data = parent._data
+                    if gi.shape != data.shape:
+                        raise _edge_error(node, i, parent, gi)
+                    fresh = not (
+                        observed
+                        or gi is g
+                        or gi is ans
+                        or gi.base is not None
+                        or not gi.flags.writeable
+                        or _is_operand(gi, args)
+                    )
+                    gi = self._vjp(node._prim, i, gi, g, ans, xs, static)
+                    if gi.dtype != data.dtype:
+                        cast = gi.astype(data.dtype)
+                        gi = self._computed(
+                            cast, [gi], None, lambda out, gi=gi: self.emit(_copy_into, [out, gi], (0,))
+                        )
+                        fresh = True
+                    previous = grads.get(pkey)
+                    if previous is None:
+                        grads[pkey] = gi
+                        if fresh:
+                            owned.add(pkey)
+                        if parent._prim is None:
+                            leaves[pkey] = parent
+                    elif pkey in owned:
+                        self.emit(np.add, [previous, gi, previous], (2,))
+                    else:
+                        total = np.asarray(previous + gi)
+                        grads[pkey] = self._computed(
+                            total,
+                            [previous, gi],
+                            None,
+                            lambda out, a=previous, b=gi: self.emit(np.add, [a, b, out], (2,)),
+                        )
+                        owned.add(pkey)
+                    if parent._prim is not None:
+                        remaining = counts[pkey] - 1
+                        counts[pkey] = remaining
+                        if not remaining:
+                            ready.append(parent)
+                if not retain_graph:
+                    node._consumed = token
+        except BaseException:
+            if not retain_graph:
+                _unconsume((root,), token)
+            raise
+        for pkey, leaf in leaves.items():
+            self._accumulate_leaf(leaf, grads[pkey], pkey in owned)
+
+    def _vjp(self, prim, i, gi, g, ans, xs, static) -> np.ndarray:
+        sources = [g, ans, *xs]
+        lower = _VJP.get((prim, i))
+        rule = prim.vjps[i]
+
+        def fallback(out):
+            self.emit(_rule_into, [rule, (out,), g, ans, *xs, *static], (1,))
+
+        def lowered(out):
+            return lower(self, out, g, ans, xs, static)
+
+        return self._computed(gi, sources, lowered if lower is not None else None, fallback)
+
+    def _accumulate_leaf(self, leaf: Tensor, g: np.ndarray, owned: bool) -> None:
+        self.tensor_array(leaf)
+        if leaf.grad is None:
+            if id(leaf) not in self.cleared_ids and id(leaf) not in {id(t) for t in self.fresh_leaves}:
+                self.fresh_leaves.append(leaf)
+            if owned:
+                leaf.grad = g
+            else:
+                copy = np.array(g, dtype=leaf._data.dtype, copy=True)
+                leaf.grad = self._computed(copy, [g], None, lambda out: self.emit(_copy_into, [out, g], (0,)))
+            return
+        previous = leaf.grad
+        if self.kind.get(id(previous)) != _TEMP:
+            raise ConcretizationError(
+                f"backward inside a compiled function adds to the .grad of {leaf.name or 'a leaf'} "
+                "that was set before the function was called: a replay could not tell how many "
+                "steps have accumulated; call zero_grad() inside the function (or before each call)"
+            )
+        total = np.asarray(previous + g)
+        leaf.grad = self._computed(
+            total, [previous, g], None, lambda out: self.emit(np.add, [previous, g, out], (2,))
+        )
+
+    # -- the optimizer protocol ------------------------------------------------------------
+
+    def parameter(self, p: Tensor) -> np.ndarray:
+        """The writeable buffer holding ``p``'s values; the step updates it in place."""
+        self._adopt(p)
+        entry = self.state_of[id(p)]
+        entry[3] = True
+        # The update writes into the buffer: ``p`` (a view of it) changes, as after assign().
+        state.mutation_clock += 1
+        p._mutated_at = state.mutation_clock
+        buffer = entry[1]
+        self.replay_of[id(buffer)] = buffer
+        self.kind[id(buffer)] = _STATE
+        return buffer
+
+    def gradient(self, p: Tensor) -> np.ndarray | None:
+        return p.grad
+
+    def kernel(self, function: Callable, *args: Any, now: bool = True) -> None:
+        """Append ``function(*args)`` to the step (running it now too, unless ``now=False``).
+
+        Arrays the recorder does not know (the optimizer's own state) are bound as they are:
+        the kernels update them in place.
+        """
+        for a in args:
+            if a.__class__ is _ndarray and id(a) not in self.kind:
+                self._know(a, a, _TEMP)
+        self.emit(function, list(args), (), now)
+
+    def depends_on(self, optimizer: Any) -> None:
+        if all(o is not optimizer for o, _ in self.optimizers):
+            self.optimizers.append((optimizer, None))
+
+    def cleared(self, params) -> None:
+        for p in params:
+            self.cleared_ids.add(id(p))
+
+
+# ---------------------------------------------------------------------------------------------
+# Kernel forms of the primitives' forwards and VJPs (everything else goes through _rule_into)
+# ---------------------------------------------------------------------------------------------
+
+_UNARY = {P.EXP: np.exp, P.LOG: np.log, P.NEG: np.negative, P.RECIPROCAL: np.reciprocal}
+_BINARY = {P.ADD: np.add, P.MUL: np.multiply, P.MATMUL: np.matmul}
+
+
+def _forward_unary(ufunc):
+    def lower(rec, out, xs, static, residual):
+        rec.emit(ufunc, [xs[0], out], (1,))
+        return True
+
+    return lower
+
+
+def _forward_binary(ufunc):
+    def lower(rec, out, xs, static, residual):
+        if ufunc is np.matmul and (xs[0].ndim != 2 or xs[1].ndim != 2):
+            return False
+        rec.emit(ufunc, [xs[0], xs[1], out], (2,))
+        return True
+
+    return lower
+
+
+def _maximum_into(x, y, out):
+    # np.maximum's positional out is deprecated (NumPy 2.4), and the warning costs more than
+    # the keyword.
+    np.maximum(x, y, out=out)
+
+
+def _forward_relu(rec, out, xs, static, residual):
+    x = xs[0]
+    rec.emit(_maximum_into, [x, P._zero(x.dtype), out], (2,))
+    return True
+
+
+def _forward_sum(rec, out, xs, static, residual):
+    axis, keepdims = static
+    rec.emit(np.add.reduce, [xs[0], axis, None, out, keepdims], (3,))
+    return True
+
+
+def _forward_broadcast(rec, out, xs, static, residual):
+    rec.emit(np.copyto, [out, xs[0]], (0,))
+    return True
+
+
+def _forward_linear(rec, out, xs, static, residual):
+    w, x, b = xs
+    if out.dtype != b.dtype or w.ndim != 2 or x.ndim != 2:
+        return False
+    rec.emit(np.matmul, [w, x, out], (2,))
+    rec.emit(np.add, [out, b, out], (2,))
+    return True
+
+
+def _forward_softmax_cross_entropy(rec, out, xs, static, residual):
+    """``_ce_forward`` as kernels: the shifted logits, their softmax (the residual) and the cost."""
+    z, y = xs
+    if residual is None or z.dtype != y.dtype or out.dtype != z.dtype:
+        return False
+    column = np.empty((1, z.shape[1]), dtype=z.dtype)
+    total = np.empty_like(column)
+    log_total = np.empty_like(column)
+    shifted = np.empty_like(z)
+    product = np.empty_like(z)
+    for a in (column, total, log_total, shifted, product):
+        rec._know(a, a, _TEMP)
+    m = z.shape[1]
+    rec.emit(np.maximum.reduce, [z, 0, None, column, True], (3,))
+    rec.emit(np.subtract, [z, column, shifted], (2,))
+    rec.emit(np.exp, [shifted, residual], (1,))
+    rec.emit(np.add.reduce, [residual, 0, None, total, True], (3,))
+    rec.emit(np.log, [total, log_total], (1,))
+    rec.emit(np.subtract, [shifted, log_total, shifted], (2,))
+    rec.emit(np.divide, [residual, total, residual], (2,))
+    rec.emit(np.multiply, [y, shifted, product], (2,))
+    rec.emit(np.add.reduce, [product, None, None, out], (3,))
+    # -(s)/m in one division: IEEE division rounds symmetrically, so s/(-m) is bitwise -(s/m).
+    # The Python number as a 0-d array of the dtype (the value NumPy would convert it to):
+    # ufuncs resolve a Python scalar's type on every call.
+    rec.emit(np.divide, [out, np.array(-m, dtype=out.dtype), out], (2,))
+    return True
+
+
+_FORWARD: dict = {prim: _forward_unary(u) for prim, u in _UNARY.items()}
+_FORWARD.update({prim: _forward_binary(u) for prim, u in _BINARY.items()})
+_FORWARD[P.RELU] = _forward_relu
+_FORWARD[P.SUM] = _forward_sum
+_FORWARD[P.BROADCAST_TO] = _forward_broadcast
+_FORWARD[F.LINEAR] = _forward_linear
+_FORWARD[F.SOFTMAX_CROSS_ENTROPY] = _forward_softmax_cross_entropy
+
+
+def _matmul_g_xt(rec, out, g, x):
+    """``g @ x.T`` into ``out``; the transpose is taken per call for an argument (rebound)."""
+    if rec._is_arg(x):
+        rec.emit(np.matmul, [g, _ArgumentView(x, _transpose), out], (2,))
+    else:
+        rec.emit(np.matmul, [g, rec._resolve(x).T, out], (2,))
+
+
+def _matmul_wt_g(rec, out, w, g):
+    if rec._is_arg(w):
+        rec.emit(np.matmul, [_ArgumentView(w, _transpose), g, out], (2,))
+    else:
+        rec.emit(np.matmul, [rec._resolve(w).T, g, out], (2,))
+
+
+def _vjp_linear_w(rec, out, g, ans, xs, static):
+    if g.ndim != 2:
+        return False
+    _matmul_g_xt(rec, out, g, xs[1])
+    return True
+
+
+def _vjp_linear_x(rec, out, g, ans, xs, static):
+    if g.ndim != 2:
+        return False
+    _matmul_wt_g(rec, out, xs[0], g)
+    return True
+
+
+def _vjp_bias(shape_of):
+    def lower(rec, out, g, ans, xs, static):
+        shape = shape_of(xs, static)
+        bias = len(shape) == 2 and shape[1] == 1 and shape[0] == g.shape[0]
+        if not (g.ndim == 2 and bias and g.shape[1] != 1):
+            return False
+        rec.emit(np.add.reduce, [g, 1, None, out, True], (3,))
+        return True
+
+    return lower
+
+
+def _vjp_matmul_x(rec, out, g, ans, xs, static):
+    if xs[0].ndim != 2 or xs[1].ndim != 2:
+        return False
+    _matmul_g_xt(rec, out, g, xs[1])
+    return True
+
+
+def _vjp_matmul_y(rec, out, g, ans, xs, static):
+    if xs[0].ndim != 2 or xs[1].ndim != 2:
+        return False
+    _matmul_wt_g(rec, out, xs[0], g)
+    return True
+
+
+def _vjp_relu(rec, out, g, ans, xs, static):
+    x = xs[0]
+    mask = np.empty(x.shape, dtype=bool)
+    rec._know(mask, mask, _TEMP)
+    rec.emit(np.greater, [x, P._zero(x.dtype), mask], (2,))
+    rec.emit(np.multiply, [g, mask, out], (2,))
+    return True
+
+
+def _vjp_mul(index):
+    def lower(rec, out, g, ans, xs, static):
+        rec.emit(np.multiply, [g, xs[1 - index], out], (2,))
+        return True
+
+    return lower
+
+
+def _vjp_exp(rec, out, g, ans, xs, static):
+    rec.emit(np.multiply, [g, ans, out], (2,))
+    return True
+
+
+def _vjp_log(rec, out, g, ans, xs, static):
+    rec.emit(np.divide, [g, xs[0], out], (2,))
+    return True
+
+
+def _vjp_neg(rec, out, g, ans, xs, static):
+    rec.emit(np.negative, [g, out], (1,))
+    return True
+
+
+def _vjp_softmax_cross_entropy_z(rec, out, g, ans, xs, static):
+    """``(A ⊙ Σ₀Y - Y) ⊙ (g/m)``: the rule's kernels, in its order."""
+    z, y = xs
+    a = static[-1]
+    if y.dtype != z.dtype or g.dtype != z.dtype:
+        return False
+    column = np.empty((1, y.shape[1]), dtype=y.dtype)
+    scale = np.empty((), dtype=g.dtype)
+    for t in (column, scale):
+        rec._know(t, t, _TEMP)
+    rec.emit(np.add.reduce, [y, 0, None, column, True], (3,))
+    rec.emit(np.multiply, [a, column, out], (2,))
+    rec.emit(np.subtract, [out, y, out], (2,))
+    if rec._is_const(g):
+        scale = np.asarray(g * (1.0 / z.shape[1]))
+        rec._know(scale, scale, _CONST)
+    else:
+        rec.emit(np.multiply, [g, 1.0 / z.shape[1], scale], (2,))
+    rec.emit(np.multiply, [out, scale, out], (2,))
+    return True
+
+
+_VJP: dict = {
+    (F.LINEAR, 0): _vjp_linear_w,
+    (F.LINEAR, 1): _vjp_linear_x,
+    (F.LINEAR, 2): _vjp_bias(lambda xs, static: xs[2].shape),
+    (P.BROADCAST_TO, 0): _vjp_bias(lambda xs, static: xs[0].shape),
+    (P.MATMUL, 0): _vjp_matmul_x,
+    (P.MATMUL, 1): _vjp_matmul_y,
+    (P.RELU, 0): _vjp_relu,
+    (P.MUL, 0): _vjp_mul(0),
+    (P.MUL, 1): _vjp_mul(1),
+    (P.EXP, 0): _vjp_exp,
+    (P.LOG, 0): _vjp_log,
+    (P.NEG, 0): _vjp_neg,
+    (F.SOFTMAX_CROSS_ENTROPY, 0): _vjp_softmax_cross_entropy_z,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Recordings and the compiled function
+# ---------------------------------------------------------------------------------------------
+
+
+_KEEP = object()  # in Recording.after: leave the parameter's .grad as it is
+
+
+class _Output:
+    """A returned value: an array of the replay (copied on return) or a value returned as it is."""
+
+    __slots__ = ("array", "value")
+
+    def __init__(self, array: np.ndarray | None, value: Any = None) -> None:
+        self.array, self.value = array, value
+
+
+def _map_outputs(value: Any, leaf: Callable) -> Any:
+    if isinstance(value, (tuple, list)):
+        return type(value)(_map_outputs(v, leaf) for v in value)
+    if isinstance(value, dict):
+        return {k: _map_outputs(v, leaf) for k, v in value.items()}
+    return leaf(value)
+
+
+class Recording:
+    """One recorded call: the program and everything a replay binds or checks."""
+
+    def __init__(self, recorder: Recorder, result: Any) -> None:
+        rec = recorder
+        self.program = [(f, args) for f, args in rec.program]
+        self.arg_uses = rec.arg_uses
+        self.bound = [None] * len(rec.arg_uses)
+        self.states = [(t, buffer, view) for t, buffer, view, _ in rec.states]
+        self.updated = tuple(t for t, _, _, updated in rec.states if updated)
+        self.watched = rec.watched
+        self.optimizers = [(o, getattr(o, "compile_version", 0)) for o, _ in rec.optimizers]
+        cleared = rec.cleared_ids
+        self.fresh_leaves = [p for p in rec.fresh_leaves if id(p) not in cleared]
+        # What .grad each parameter holds when the function returns.
+        self.grads_after = []
+        for t, _, _, _ in rec.states:
+            g = t.grad
+            if g is None:
+                if id(t) in cleared:
+                    self.grads_after.append((t, None))
+            elif rec.kind.get(id(g)) == _TEMP:
+                self.grads_after.append((t, rec.replay_of[id(g)]))
+        self.keep = rec.keep
+        self.result_template = _map_outputs(result, lambda v: self._output_slot(rec, v))
+        # The common return, one tensor, skips the walk over the structure.
+        self.single = self.result_template if isinstance(self.result_template, _Output) else None
+        self.checks = bool(self.watched or self.optimizers or self.fresh_leaves)
+        # After the program, per parameter: the .grad it holds (or _KEEP) and whether it changed.
+        grads = {id(t): g for t, g in self.grads_after}
+        self.after = []
+        for t, _, _, updated in rec.states:
+            g = grads.get(id(t), _KEEP)
+            if updated or g is not _KEEP:
+                self.after.append((t, g, updated))
+
+    @staticmethod
+    def _output_slot(rec: Recorder, value: Any) -> Any:
+        if isinstance(value, Tensor):
+            array = rec.replay_of.get(id(value._data))
+            if array is None:  # computed before the call, or a constant: returned as it is
+                return _Output(None, value)
+            return _Output(array)
+        if isinstance(value, np.ndarray):
+            raise ConcretizationError(
+                "a compiled function returned a NumPy array: its values were read from a tensor "
+                "(.data/.numpy()) or computed outside the engine; return the tensor instead"
+            )
+        return _Output(None, value)
+
+    def outputs(self) -> Any:
+        single = self.single
+        if single is not None:
+            return single.value if single.array is None else _wrap(single.array.copy())
+
+        def build(slot):
+            return slot.value if slot.array is None else _wrap(slot.array.copy())
+
+        return _map_outputs(self.result_template, build)
+
+    def bind(self, arrays: list) -> None:
+        bound = self.bound
+        for k, array in enumerate(arrays):
+            if array is not bound[k]:
+                for args, position, view in self.arg_uses[k]:
+                    args[position] = array if view is None else view(array)
+                bound[k] = array
+
+    def check(self) -> None:
+        """Record anew if a bound constant or an optimizer's state was replaced from outside;
+        raise if a parameter holds a gradient the recording assumed absent."""
+        for t, array in self.watched:
+            if t._data is not array:
+                raise _Rerecord
+        for optimizer, version in self.optimizers:
+            if optimizer.compile_version != version:
+                raise _Rerecord
+        for p in self.fresh_leaves:
+            if p.grad is not None:
+                raise RuntimeError(
+                    f"compiled function: {p.name or 'a parameter'} has a .grad from before the call, "
+                    "but the recording started from none (the function does not call zero_grad() "
+                    "itself); call zero_grad() before each call or inside the function"
+                )
+
+    def replay(self, arrays: list) -> Any:
+        self.bind(arrays)
+        for t, buffer, view in self.states:
+            if t._data is not view:
+                data = t._data
+                if data.shape != buffer.shape or data.dtype != buffer.dtype:
+                    raise _Rerecord
+                np.copyto(buffer, data)  # p.data = ... or load_state_dict: seen by this replay
+                t._data = view
+        if self.checks:
+            self.check()
+        for f, args in self.program:
+            f(*args)
+        state.mutation_clock = clock = state.mutation_clock + 1
+        for t, g, updated in self.after:
+            if g is not _KEEP:
+                t.grad = g
+            if updated:  # its values changed in place: older graphs through it must not run
+                t._mutated_at = clock
+        single = self.single
+        if single is not None and single.array is not None:
+            return _wrap(single.array.copy())
+        return self.outputs()
+
+
+def _c_order(a: np.ndarray) -> np.ndarray:
+    """An array argument as the engine's ops see it in eager mode: they take a C-ordered copy
+    of an array operand they keep, and BLAS rounds a product of differently laid out operands
+    differently."""
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
+def _argument_arrays(args: tuple) -> tuple[list, tuple]:
+    arrays, key = [], []
+    for k, a in enumerate(args):
+        if a.__class__ is Tensor or isinstance(a, Tensor):
+            array = a._data
+            if a.requires_grad:
+                raise TypeError(
+                    f"compile: argument {k} requires grad; a compiled function takes data as "
+                    "arguments and uses parameters it captures (a model, an optimizer)"
+                )
+        elif isinstance(a, np.ndarray):
+            array = _c_order(a)
+        else:
+            raise TypeError(
+                f"compile: argument {k} is a {type(a).__name__}; a compiled function takes tensors "
+                "or NumPy arrays (bind other values with functools.partial or a closure)"
+            )
+        arrays.append(array)
+        key.append((array.shape, array.dtype, array.__class__))
+    return arrays, tuple(key)
+
+
+def _rng_states() -> tuple:
+    legacy = np.random.get_state()
+    return legacy[1].copy(), legacy[2], random.getstate()
+
+
+class Compiled:
+    """A function recorded on its first call per argument shapes/dtypes and replayed after."""
+
+    def __init__(self, fn: Callable, cache_size: int = 8) -> None:
+        self.fn = fn
+        self.cache_size = cache_size
+        self.recordings: dict = {}
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args: Any) -> Any:
+        try:  # the fast path: tensors and arrays, a recording for their shapes and dtypes
+            arrays = [a._data if a.__class__ is Tensor else _c_order(a) for a in args]
+            key = tuple([(a.shape, a.dtype, a.__class__) for a in arrays])
+            recording = self.recordings.get(key)
+        except AttributeError:
+            recording = None
+        if recording is not None and not any([a.requires_grad for a in args if a.__class__ is Tensor]):
+            try:
+                return recording.replay(arrays)
+            except _Rerecord:
+                del self.recordings[key]
+        arrays, key = _argument_arrays(args)
+        return self._record(args, arrays, key)
+
+    def _record(self, args: tuple, arrays: list, key: tuple) -> Any:
+        if _local.recorder is not None:
+            raise RuntimeError("compile: a compiled function called while another one is being recorded")
+        recorder = Recorder()
+        call_args = []
+        for k, (a, array) in enumerate(zip(args, arrays)):
+            recorder.bind_argument(k, array)
+            call_args.append(a if isinstance(a, Tensor) else _wrap(array))
+        before = _rng_states()
+        state._customize(1)  # the hot path must see this thread's switches while recording
+        _local.recorder = recorder
+        _local.observed = True
+        try:
+            result = self.fn(*call_args)
+        finally:
+            _local.recorder = None
+            _local.observed = bool(_local.observers)
+            state._customize(-1)
+        after = _rng_states()
+        if not (np.array_equal(before[0], after[0]) and before[1] == after[1]):
+            raise ConcretizationError(
+                "randomness drawn in Python inside a compiled function (NumPy's global generator "
+                "moved): the replay would reuse the first call's numbers; draw them outside and "
+                "pass them as arguments"
+            )
+        if before[2] != after[2]:
+            raise ConcretizationError(
+                "randomness drawn in Python inside a compiled function (the random module's state "
+                "moved): the replay would reuse the first call's numbers; draw them outside and "
+                "pass them as arguments"
+            )
+        recording = Recording(recorder, result)
+        recording.bound = list(arrays)
+        if len(self.recordings) >= self.cache_size:
+            self.recordings.pop(next(iter(self.recordings)))
+        self.recordings[key] = recording
+        return recording.outputs()
+
+
+def compile(fn: Callable) -> Compiled:  # noqa: A001 (the public name, as jax.jit / torch.compile)
+    """``fn`` recorded on its first call for given argument shapes and dtypes, replayed after.
+
+    ``fn`` takes tensors or arrays (arrays arrive as constant tensors) and runs engine
+    operations, ``backward()`` and optimizer steps. Returned tensors are detached copies.
+    """
+    if not callable(fn):
+        raise TypeError(f"compile: expected a function, got {type(fn).__name__}")
+    return Compiled(fn)

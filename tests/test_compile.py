@@ -1,0 +1,418 @@
+"""autograd.compile: a recorded step replays eager execution exactly, or refuses loudly.
+
+The referee of a compiled step is the same step run eagerly (same kernels in the same order, so
+the numbers must be bitwise equal), and, for plain SGD, the hand-written closed forms of the
+MLP step (docs/maths.md) that the benchmarks use as their baseline.
+"""
+
+import random
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import autograd
+import nn
+from autograd import Tensor
+from autograd.compile import ConcretizationError
+from benchmarks import handwritten as hand
+
+SIZES = (6, 8, 5, 3)
+
+
+def batches(n, m=7, dtype=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        X = rng.standard_normal((SIZES[0], m)).astype(dtype)
+        Y = np.eye(SIZES[-1], dtype=dtype)[:, rng.integers(0, SIZES[-1], m)]
+        yield X, Y
+
+
+def make_step(optimizer, activation="relu", dtype=np.float64):
+    """A model, its optimizer and the training step of the API example (zero_grad inside)."""
+    model = nn.MLP(SIZES, activation=activation, dtype=dtype, rng=0)
+    if optimizer == "sgd":
+        opt = nn.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    else:
+        opt = nn.optim.Adam(model.parameters(), lr=0.01)
+    calls = []
+
+    def step(X, Y):
+        calls.append(1)
+        opt.zero_grad()
+        loss = nn.softmax_cross_entropy(model(X), Y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return model, opt, step, calls
+
+
+def optimizer_arrays(opt):
+    """Every state array of the optimizer, in parameter order (PyTorch's state layout)."""
+    return [opt.state[k][name] for k in sorted(opt.state) for name in sorted(opt.state[k]) if name != "step"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_fifty_steps_equal_eager(optimizer, activation, dtype):
+    eager_model, eager_opt, eager_step, _ = make_step(optimizer, activation, dtype)
+    model, opt, step, calls = make_step(optimizer, activation, dtype)
+    compiled = autograd.compile(step)
+    for X, Y in batches(50, dtype=dtype):
+        expected = eager_step(Tensor(X), Tensor(Y))
+        got = compiled(X, Y)
+        assert got.dtype == dtype
+        assert np.array_equal(got.data, expected.data)
+    assert len(calls) == 1, "the Python function ran again instead of being replayed"
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data), p.name
+        assert np.array_equal(p.grad, q.grad), p.name
+    for a, b in zip(optimizer_arrays(opt), optimizer_arrays(eager_opt)):
+        assert np.array_equal(a, b)
+    if optimizer == "adam":
+        assert [opt.state[k]["step"] for k in sorted(opt.state)] == [50] * len(opt.state)
+
+
+def test_sgd_step_matches_the_closed_forms():
+    """Plain SGD on a ReLU network against the hand-written backpropagation of docs/maths.md."""
+    params = hand.init_mlp(SIZES, seed=3, dtype=np.float64)
+    tensors = [Tensor(p, requires_grad=True) for p in params]
+    opt = nn.optim.SGD(tensors, lr=0.05)
+
+    @autograd.compile
+    def step(X, Y):
+        opt.zero_grad()
+        A = X
+        for k in range(0, len(tensors), 2):
+            Z = autograd.linear(tensors[k], A, tensors[k + 1])
+            A = Z.relu() if k + 2 < len(tensors) else Z
+        loss = autograd.softmax_cross_entropy(Z, Y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    for X, Y in batches(5):
+        expected = hand.mlp_step(params, X, Y, lr=0.05)
+        got = step(X, Y)
+        np.testing.assert_allclose(got.data, expected, rtol=1e-12)
+        for p, t in zip(params, tensors):
+            np.testing.assert_allclose(t.data, p, rtol=1e-12, atol=1e-15)
+
+
+def test_new_batch_size_records_again():
+    eager_model, _, eager_step, _ = make_step("adam")
+    model, _, step, calls = make_step("adam")
+    compiled = autograd.compile(step)
+    for m in (7, 5, 7, 5, 3):
+        for X, Y in batches(2, m=m, seed=m):
+            expected = eager_step(Tensor(X), Tensor(Y))
+            assert np.array_equal(compiled(X, Y).data, expected.data)
+    assert len(calls) == 3  # one recording per batch size, replayed after
+    assert len(compiled.recordings) == 3
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data)
+
+
+def test_outside_parameter_changes_are_seen():
+    """``p.data = ...`` and ``load_state_dict`` between calls: the next replay starts from them."""
+    eager_model, _, eager_step, _ = make_step("sgd")
+    model, _, step, calls = make_step("sgd")
+    compiled = autograd.compile(step)
+    data = list(batches(6))
+    for X, Y in data[:2]:
+        eager_step(Tensor(X), Tensor(Y))
+        compiled(X, Y)
+    W = model.layers[0].W
+    W.data = W.data * 0.5
+    eager_model.layers[0].W.data = eager_model.layers[0].W.data * 0.5
+    for X, Y in data[2:4]:
+        assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+    saved = {k: v * 2 for k, v in eager_model.state_dict().items()}
+    model.load_state_dict(saved)
+    eager_model.load_state_dict(saved)
+    for X, Y in data[4:]:
+        assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+    assert len(calls) == 1
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data)
+
+
+def test_learning_rate_changes_are_seen():
+    eager_model, eager_opt, eager_step, _ = make_step("adam")
+    model, opt, step, calls = make_step("adam")
+    compiled = autograd.compile(step)
+    for k, (X, Y) in enumerate(batches(6)):
+        opt.lr = eager_opt.lr = 0.01 / (k + 1)
+        assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+    assert len(calls) == 1
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data)
+
+
+def test_eager_optimizer_step_in_between_records_again():
+    """An eager step replaces the optimizer's state arrays: the compiled step records anew."""
+    eager_model, eager_opt, eager_step, _ = make_step("sgd")
+    model, opt, step, calls = make_step("sgd")
+    compiled = autograd.compile(step)
+    data = list(batches(4))
+    for X, Y in data[:2]:
+        compiled(X, Y)
+        eager_step(Tensor(X), Tensor(Y))
+    X, Y = data[2]
+    step(Tensor(X), Tensor(Y))  # eagerly, outside the compiled function
+    eager_step(Tensor(X), Tensor(Y))
+    X, Y = data[3]
+    assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+    assert len(calls) == 3
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data)
+
+
+def test_gradient_left_from_before_the_call_raises():
+    """A function that does not clear the gradients was recorded from none: a later call that
+    finds a gradient would have to accumulate into it, which the recording cannot: it raises."""
+    model = nn.MLP(SIZES, dtype=np.float64, rng=0)
+    opt = nn.optim.SGD(model.parameters(), lr=0.1)
+
+    @autograd.compile
+    def step(X, Y):
+        nn.softmax_cross_entropy(model(X), Y).backward()
+        opt.step()
+
+    (X, Y), (X2, Y2) = batches(2)
+    step(X, Y)
+    with pytest.raises(RuntimeError, match="zero_grad"):
+        step(X2, Y2)
+    opt.zero_grad()
+    step(X2, Y2)  # cleared before the call: fine
+
+
+def test_returned_tensors_are_copies():
+    _, _, step, _ = make_step("sgd")
+    compiled = autograd.compile(step)
+    losses = [compiled(X, Y) for X, Y in batches(4)]
+    values = [float(loss.data) for loss in losses]
+    assert len(set(values)) == 4  # each call's own value, not one shared buffer
+
+
+def _step_with(body):
+    model = nn.MLP(SIZES, dtype=np.float64, rng=0)
+    opt = nn.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(X, Y):
+        opt.zero_grad()
+        loss = nn.softmax_cross_entropy(model(X), Y)
+        loss = body(loss, X)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return autograd.compile(step)
+
+
+def _item(loss, X):
+    loss.item()
+    return loss
+
+
+def _branch(loss, X):
+    return loss * 2.0 if loss else loss
+
+
+def _numpy(loss, X):
+    return loss * float(loss.numpy())
+
+
+def _data(loss, X):
+    return loss + X.data.sum()
+
+
+def _assign(loss, X):
+    loss.assign(np.zeros(()))
+    return loss
+
+
+def _numpy_random(loss, X):
+    return loss * np.random.rand()
+
+
+def _python_random(loss, X):
+    return loss * random.random()
+
+
+def _jvp(loss, X):
+    autograd.jvp(lambda x: x * 2.0, (X,), (np.ones(X.shape),))
+    return loss
+
+
+def _hessian(loss, X):
+    autograd.hessian(lambda x: (x * x).sum())(np.ones(3))
+    return loss
+
+
+def _grad(loss, X):
+    autograd.gradients(loss, [X.relu()], allow_unused=True)
+    return loss
+
+
+def _retain_grad(loss, X):
+    loss.retain_grad()
+    return loss
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (_item, r"\.item\(\)"),
+        (_branch, r"bool\(\) of a tensor \(Python control flow on tensor values\)"),
+        (_numpy, r"\.numpy\(\)"),
+        (_data, r"\.data read"),
+        (_assign, r"replacing a tensor's data"),
+        (_numpy_random, "randomness drawn in Python .*NumPy's global generator"),
+        (_python_random, "randomness drawn in Python .*random module"),
+        (_jvp, r"function transform|\.data read"),  # jvp reads its arguments first
+        (_grad, r"gradients\(\)"),
+        (_hessian, "forward-mode tangents"),  # forward over reverse
+        (_retain_grad, r"retain_grad\(\)"),
+    ],
+    ids=[
+        "item",
+        "bool",
+        "numpy",
+        "data",
+        "assign",
+        "numpy-random",
+        "python-random",
+        "jvp",
+        "gradients",
+        "hessian",
+        "retain_grad",
+    ],
+)
+def test_unreplayable_constructs_raise_when_recording(body, message):
+    compiled = _step_with(body)
+    X, Y = next(batches(1))
+    with pytest.raises(ConcretizationError, match=message):
+        compiled(X, Y)
+    assert not compiled.recordings
+    assert autograd.compile.__module__ == "autograd.compile"
+
+
+def test_engine_state_is_restored_after_a_failed_recording():
+    compiled = _step_with(_item)
+    X, Y = next(batches(1))
+    with pytest.raises(ConcretizationError):
+        compiled(X, Y)
+    t = Tensor([1.0, 2.0])
+    assert t.data.sum() == 3.0  # reads work again
+    assert not autograd.state.local.observed
+
+
+def test_arguments_must_be_data():
+    _, _, step, _ = make_step("sgd")
+    compiled = autograd.compile(step)
+    X, Y = next(batches(1))
+    with pytest.raises(TypeError, match="argument 0 requires grad"):
+        compiled(Tensor(X, requires_grad=True), Y)
+    with pytest.raises(TypeError, match="argument 1 is a list"):
+        compiled(X, Y.tolist())
+
+
+def test_memory_stays_flat_over_many_replays():
+    _, _, step, _ = make_step("adam", dtype=np.float32)
+    compiled = autograd.compile(step)
+    X, Y = next(batches(1, dtype=np.float32))
+    for _ in range(50):
+        compiled(X, Y)
+    tracemalloc.start()
+    try:
+        for _ in range(100):
+            compiled(X, Y)
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(3000):
+            compiled(X, Y)
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert after - before < 4096, f"memory grew by {after - before} bytes over 3000 replays"
+
+
+def test_binary_cost_and_constant_operands_follow_the_arguments():
+    """``z - Y`` and ``z / Y`` with a constant ``Y`` (an argument) and the binary cost from the
+    logits (its sign masks come from the values): all follow each call's data."""
+
+    def make():
+        model = nn.MLP((2, 8, 1), dtype=np.float64, rng=0)
+        opt = nn.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(X, Y):
+            opt.zero_grad()
+            z = model(X)
+            loss = nn.binary_cross_entropy_with_logits(z, Y) + ((z - Y) * (z / (Y + 1.0))).sum() * 0.01
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, step
+
+    eager_model, eager_step = make()
+    model, step = make()
+    compiled = autograd.compile(step)
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        X = rng.standard_normal((2, 5))
+        Y = (rng.random((1, 5)) > 0.5).astype(np.float64)
+        assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data)
+
+
+@pytest.mark.parametrize("dataset, activation", [("digits", "relu"), ("moons", "tanh")])
+def test_training_job_compiles_its_step_with_the_same_losses(dataset, activation):
+    """``python -m nn.train`` replays a recorded step by default; --no-compile runs it eagerly.
+    Both give the same loss at every step (the last batch of an epoch, smaller, is recorded
+    on its own)."""
+    from nn import train
+
+    config = train.Config(dataset=dataset, hidden=(16,), activation=activation, epochs=2, batch_size=100)
+    data = train.load_dataset(dataset)
+    compiled = train.train(config, data).metrics
+    eager = train.train(train.Config(**{**config.__dict__, "compile": False}), data).metrics
+    assert compiled["losses"]["per_step"] == eager["losses"]["per_step"]
+    assert compiled["test_accuracy"] == eager["test_accuracy"]
+
+
+def test_views_of_arguments_follow_them_and_leave_them_alone():
+    """``X.T`` and ``X.reshape`` of an argument are views of the caller's array: the replay
+    recomputes them from each call's argument and never writes into the caller's memory."""
+    W = Tensor(np.random.default_rng(2).standard_normal((6, 4)), requires_grad=True)
+    opt = nn.optim.SGD([W], lr=0.1)
+
+    def step(X):
+        opt.zero_grad()
+        loss = ((X.T @ W).relu() * X.reshape(-1).sum()).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    W_eager = Tensor(W.data, requires_grad=True)
+    opt_eager = nn.optim.SGD([W_eager], lr=0.1)
+
+    def eager(X):
+        opt_eager.zero_grad()
+        loss = ((X.T @ W_eager).relu() * X.reshape(-1).sum()).sum()
+        loss.backward()
+        opt_eager.step()
+        return loss
+
+    compiled = autograd.compile(step)
+    rng = np.random.default_rng(3)
+    seen = []
+    for _ in range(4):
+        X = rng.standard_normal((6, 5))
+        seen.append((X, X.copy()))
+        assert np.array_equal(compiled(X).data, eager(Tensor(X)).data)
+    assert all(np.array_equal(X, kept) for X, kept in seen)
+    assert np.array_equal(W.data, W_eager.data)
