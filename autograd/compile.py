@@ -362,9 +362,13 @@ class Recorder:
             return out
         if id(out) in self.kind or any(np.may_share_memory(out, a) for a in arrays):
             out = np.array(out, copy=True)
-        out = self._temp(out)
-        self.emit(_host_into, [fn, out, *arrays], (1,))
-        return out
+        buffer = self._temp(out)
+        if buffer is not out:
+            np.copyto(buffer, out)
+        # Not run again now: fn already ran once for this call, and running it twice would draw
+        # twice from a generator it reads (dropout's masks).
+        self.emit(_host_into, [fn, buffer, *arrays], (1,), now=False)
+        return buffer
 
     # -- backward --------------------------------------------------------------------------
 

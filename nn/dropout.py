@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from autograd import Tensor
+from autograd.compile import host, recording
 
 from . import init as initialization
 from .module import Module
@@ -50,11 +51,17 @@ class Dropout(Module):
         self.rng = _own_generator(rng)
 
     def forward(self, x: Any) -> Any:
+        recorder = recording()
+        if recorder is not None:
+            recorder.depends_on(self)  # a compiled step records anew when the mode changes
         if not self.training or self.p == 0.0:
             return x
         x = x if isinstance(x, Tensor) else Tensor(x)
         dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
-        return x * dropout_mask(x.shape, self.p, self.rng, dtype)
+        # Drawn through host(): a compiled step draws a new mask from the layer's generator on
+        # every replay, as the eager step does, instead of freezing the first one.
+        mask = host(lambda values: dropout_mask(values.shape, self.p, self.rng, dtype), x)
+        return x * mask
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

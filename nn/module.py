@@ -75,6 +75,9 @@ class Module:
 
     #: A container (ModuleList, ModuleDict) is never called: its children's scopes carry its name.
     _transparent = False
+    #: Bumped when the mode changes (``train``/``eval``): a compiled step that read the mode
+    #: (``autograd.compile``'s ``depends_on``) records anew.
+    compile_version = 0
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})
@@ -275,6 +278,9 @@ class Module:
         if not isinstance(mode, (bool, np.bool_)):
             raise TypeError(f"{type(self).__name__}.train: mode must be a bool, got {mode!r}")
         for module in self.modules():
+            if module.training != bool(mode):
+                # A compiled step that depends on the mode (dropout) records anew.
+                object.__setattr__(module, "compile_version", module.compile_version + 1)
             object.__setattr__(module, "training", bool(mode))
         return self
 

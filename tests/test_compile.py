@@ -416,3 +416,47 @@ def test_views_of_arguments_follow_them_and_leave_them_alone():
         assert np.array_equal(compiled(X).data, eager(Tensor(X)).data)
     assert all(np.array_equal(X, kept) for X, kept in seen)
     assert np.array_equal(W.data, W_eager.data)
+
+
+def test_dropout_draws_a_new_mask_on_every_replay_and_follows_the_mode():
+    """A compiled step with dropout equals the eager one step after step (each replay draws the
+    next mask from the layer's generator), and switching to eval mode records anew."""
+    import autograd
+
+    def build():
+        layers = [nn.Linear(4, 8, rng=0), nn.ReLU(), nn.Dropout(0.5, rng=1), nn.Linear(8, 3, rng=2)]
+        model = nn.Sequential(*layers)
+        return model, nn.optim.SGD(model.parameters(), lr=0.1)
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((4, 6))
+    Y = np.eye(3)[:, rng.integers(0, 3, 6)]
+
+    def make_step(model, opt):
+        def step(X, Y):
+            opt.zero_grad()
+            loss = nn.softmax_cross_entropy(model(X), Y)
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+
+    eager_model, eager_opt = build()
+    compiled_model, compiled_opt = build()
+    eager_step = make_step(eager_model, eager_opt)
+    compiled_step = autograd.compile(make_step(compiled_model, compiled_opt))
+    losses = []
+    for _ in range(5):
+        a, b = eager_step(X, Y), compiled_step(X, Y)
+        losses.append(float(a.data))
+        assert float(a.data) == float(b.data)
+    assert len(set(losses)) == 5  # the masks differ from step to step
+    for p, q in zip(eager_model.parameters(), compiled_model.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+    eager_model.eval()
+    compiled_model.eval()
+    assert float(eager_step(X, Y).data) == float(compiled_step(X, Y).data)
+    # In eval mode dropout is the identity: the same loss twice in a row (after the same update).
+    eager_model.train()
+    compiled_model.train()
+    assert float(eager_step(X, Y).data) == float(compiled_step(X, Y).data)
