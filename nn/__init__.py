@@ -11,6 +11,7 @@ from .losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     categorical_cross_entropy,
+    cross_entropy,
     softmax_cross_entropy,
 )
 from .module import Module, Sequential
@@ -27,6 +28,7 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "categorical_cross_entropy",
+    "cross_entropy",
     "data",
     "init",
     "log_softmax",

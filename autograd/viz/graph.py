@@ -177,7 +177,7 @@ def _node(t: Tensor, options: _Options, is_root: bool, alarm: str | None) -> dic
         rows = [_row(_text(title, size=11, bold=True)), _row(_text(labels.shape_text(t), size=10))]
     else:
         style = _BROADCAST if _is_broadcast(t) else (_OUTPUT if is_root else _OP)
-        rows = [_row(_text(t.op.name, style.text, 11, bold=not style.dashed), bgcolor=style.header)]
+        rows = [_row(_text(labels.op_label(t), style.text, 11, bold=not style.dashed), bgcolor=style.header)]
         if options.badges:
             dense = labels.format_bytes(labels.dense_jacobian_bytes(t))
             color = _LIGHT if style.dashed else _BADGE
