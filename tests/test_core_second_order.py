@@ -33,8 +33,7 @@ def _first_derivative(case, arrays, u, create_graph):
         seed = Tensor(u) if create_graph else u
         grads = gradients(out, leaves, seed, create_graph=create_graph, allow_unused=True)
     parts = [
-        (g if g is not None else Tensor(np.zeros(leaf.shape))).reshape(-1)
-        for g, leaf in zip(grads, leaves)
+        (g if g is not None else Tensor(np.zeros(leaf.shape))).reshape(-1) for g, leaf in zip(grads, leaves)
     ]
     return leaves, (concatenate(parts) if create_graph else np.concatenate([p.data for p in parts]))
 
