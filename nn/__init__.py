@@ -4,6 +4,10 @@ Examples are columns: a batch is ``X`` of shape ``(n_features, m)`` and a layer 
 ``Z = W @ A_prev + b`` with ``W`` of shape ``(n_out, n_in)`` and ``b`` of shape ``(n_out, 1)``.
 """
 
+import os as _os
+
+from autograd import anomaly as _anomaly
+
 from . import data, init, optim
 from .activations import log_softmax, relu, sigmoid, softmax, tanh
 from .layers import MLP, Linear, ReLU, Sigmoid, Softmax, Tanh
@@ -15,6 +19,9 @@ from .losses import (
     softmax_cross_entropy,
 )
 from .module import Module, Sequential
+
+# Anomaly mode reports a node made inside nn with nn's line and the user's line that called it.
+_anomaly.register_library(_os.path.dirname(_os.path.abspath(__file__)))
 
 __all__ = [
     "MLP",
