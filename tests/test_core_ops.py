@@ -499,3 +499,18 @@ def test_numpy_functions_without_an_equivalent_raise_naming_one():
 def test_functions_are_exported():
     for name in ("maximum", "minimum", "where", "concatenate", "stack"):
         assert callable(getattr(autograd, name))
+
+
+def test_the_counters_read_each_ops_flops_from_its_entry():
+    """One flop per element for divide and max, 2 n k m for a stack of matmuls, 0 for indexing."""
+    from autograd.counters import count
+
+    x, y = leaf(RNG.standard_normal((2, 3, 4))), leaf(RNG.standard_normal((4, 5)))
+    with count() as counted:
+        out = ((x @ y) / 2.0).max(axis=1)[0]
+        out.sum().backward()
+    assert counted.by_primitive["forward", "matmul"] == 1
+    assert counted.flops["forward", "matmul"] == 2 * (2 * 3 * 5) * 4
+    assert counted.flops["forward", "binary"] == 2 * 3 * 5  # divide
+    assert counted.flops["forward", "reduction"] == 2 * 3 * 5  # max reads every element
+    assert counted.by_primitive["vjp", "getitem"] == 1 and counted.by_primitive["vjp", "max"] == 1
