@@ -6,12 +6,18 @@ from .checks import gradcheck
 from .compile import compile
 from .functional import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp
 from .fused import linear, softmax_cross_entropy
+from .ops import concatenate, maximum, minimum, stack, where
 from .primitives import PRIMITIVES, Primitive
 from .state import enable_grad, is_grad_enabled, name_scope, no_grad, set_grad_enabled
 from .tensor import Tensor, apply, matmul
 
 __all__ = [
     "compile",
+    "concatenate",
+    "maximum",
+    "minimum",
+    "stack",
+    "where",
     "grad",
     "gradcheck",
     "gradients",

@@ -45,9 +45,19 @@ import numpy as np
 from . import state
 
 # The library's own frames are skipped when looking for the line that created a node: the
-# autograd package and its sibling nn package (one distribution ships both, side by side).
+# autograd package's, and those of the libraries built on it that register themselves (nn does,
+# so that its function's line and the user's line calling it are both reported).
 _AUTOGRAD_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-_NN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "nn") + os.sep
+_LIBRARY_DIRS: tuple[str, ...] = ()
+
+
+def register_library(directory: str) -> None:
+    """Report nodes created inside ``directory`` (a package built on autograd) with both the
+    package's line and the user's line that called into it."""
+    global _LIBRARY_DIRS
+    path = os.path.abspath(directory) + os.sep
+    if path not in _LIBRARY_DIRS:
+        _LIBRARY_DIRS = (*_LIBRARY_DIRS, path)
 
 
 #: ``Origin.culprit`` of a node that itself turned finite inputs into a non-finite value.
@@ -104,9 +114,9 @@ def creation_site(culprit: Any = None) -> Origin:
     if frame is None:  # called from within the library only (no user frame at all)
         return Origin(Site("<autograd>", 0, "?"), None, culprit)
     call = Site(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
-    if not call.file.startswith(_NN_DIR):
+    if not _LIBRARY_DIRS or not call.file.startswith(_LIBRARY_DIRS):
         return Origin(call, None, culprit)
-    while frame is not None and frame.f_code.co_filename.startswith((_AUTOGRAD_DIR, _NN_DIR)):
+    while frame is not None and frame.f_code.co_filename.startswith((_AUTOGRAD_DIR, *_LIBRARY_DIRS)):
         frame = frame.f_back
     if frame is None:
         return Origin(call, None, culprit)

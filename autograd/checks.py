@@ -6,9 +6,9 @@ shortcuts of the primitive table are right:
 * :func:`numerical_jacobian`: ``J[:, j] = (f(x + ε e_j) - f(x - ε e_j)) / 2ε`` in float64.
 * :func:`gradcheck`: reverse mode's and forward mode's Jacobians against it, and with
   ``order=2`` the derivatives of the derivatives in both modes.
-* :func:`dense_jacobian`: a primitive's full Jacobian written from the pattern column of
-  docs/maths.md (diagonals, identity blocks, Kronecker products, selections), independently of its
-  VJP and JVP rules, so a test can check ``vjp(g) == Jᵀ g`` and ``jvp(ẋ) == J ẋ``.
+* :func:`dense_jacobian`: a primitive's full Jacobian, a fact its table entry states from the
+  maths (diagonals of ``f'(x)``, identity blocks, selections), independently of its VJP and JVP
+  rules, so a test can check ``vjp(g) == Jᵀ g`` and ``jvp(ẋ) == J ẋ``.
 """
 
 from __future__ import annotations
@@ -262,101 +262,26 @@ def _second_order(f: Callable, inputs: tuple, modes: tuple, eps: float, atol: fl
 
 
 # ---------------------------------------------------------------------------------------------
-# Dense Jacobians of the primitives, from docs/maths.md's pattern column
+# Dense Jacobians of the primitives, as their entries state them
 # ---------------------------------------------------------------------------------------------
-
-
-def _diagonal(values: np.ndarray) -> np.ndarray:
-    return np.diag(np.asarray(values, dtype=np.float64).reshape(-1))
-
-
-def _selection(linear_map: Callable, x: np.ndarray) -> np.ndarray:
-    """The 0/1 matrix of a linear map that moves, copies or adds elements (a NumPy function).
-
-    Column j is the map applied to the basis array e_j: one 1 per output element it reaches.
-    """
-    columns = []
-    for j in range(x.size):
-        basis = np.zeros(x.size)
-        basis[j] = 1.0
-        columns.append(np.asarray(linear_map(basis.reshape(x.shape)), dtype=np.float64).reshape(-1))
-    out_size = np.asarray(linear_map(np.zeros(x.shape))).size
-    return np.stack(columns, axis=1) if columns else np.zeros((out_size, 0))
-
-
-def _matmul_dense(w: np.ndarray, x: np.ndarray) -> list[np.ndarray]:
-    """``F = W X``: ``dvec(F)/dvec(W) = I_n ⊗ Xᵀ`` and ``dvec(F)/dvec(X) = W ⊗ I_m`` (row-major)."""
-    w2 = w.reshape(1, -1) if w.ndim == 1 else w
-    x2 = x.reshape(-1, 1) if x.ndim == 1 else x
-    n, m = w2.shape[0], x2.shape[1]
-    return [np.kron(np.eye(n), x2.T), np.kron(w2, np.eye(m))]
-
-
-def _scatter_add_dense(g: np.ndarray, index: Any, shape: tuple) -> list[np.ndarray]:
-    def scatter(a):
-        out = np.zeros(shape)
-        np.add.at(out, index, a)
-        return out
-
-    return [_selection(scatter, g)]
-
-
-def _concatenate_dense(*args: Any) -> list[np.ndarray]:
-    """One identity block per input, at that input's offset along the axis."""
-    *xs, axis = args
-    blocks = []
-    for i, x in enumerate(xs):
-        others = [np.zeros(y.shape) for y in xs]
-
-        def place(a, i=i, others=others):
-            parts = list(others)
-            parts[i] = a
-            return np.concatenate(parts, axis=axis)
-
-        blocks.append(_selection(place, x))
-    return blocks
-
-
-_DENSE: dict[str, Callable[..., list[np.ndarray]]] = {
-    "identity": lambda x: [np.eye(x.size)],
-    "astype": lambda x, dtype: [np.eye(x.size)],
-    "getitem": lambda x, index: [_selection(lambda a: a[index], x)],
-    "scatter_add": _scatter_add_dense,
-    "concatenate": _concatenate_dense,
-    "exp": lambda x: [_diagonal(np.exp(x))],
-    "log": lambda x: [_diagonal(1.0 / x)],
-    "reciprocal": lambda x: [_diagonal(-1.0 / (x * x))],
-    "relu": lambda x: [_diagonal(x > 0)],
-    "neg": lambda x: [-np.eye(x.size)],
-    "add": lambda x, y: [np.eye(x.size), np.eye(y.size)],
-    "mul": lambda x, y: [_diagonal(y), _diagonal(x)],
-    "matmul": _matmul_dense,
-    "broadcast_to": lambda x, shape: [_selection(lambda a: np.broadcast_to(a, shape), x)],
-    "sum": lambda x, axis, keepdims: [_selection(lambda a: np.sum(a, axis=axis, keepdims=keepdims), x)],
-    "transpose": lambda x, axes: [_selection(lambda a: np.transpose(a, axes), x)],
-    "reshape": lambda x, shape: [_selection(lambda a: np.reshape(a, shape), x)],
-}
-
-
-def register_dense_jacobian(name: str, builder: Callable[..., list[np.ndarray]]) -> None:
-    """Give the primitive ``name`` a dense-Jacobian referee: ``builder(*xs, *static)``."""
-    _DENSE[name] = builder
 
 
 def dense_jacobian(name: str, *args: Any) -> list[np.ndarray]:
     """The full Jacobian of primitive ``name`` at ``args`` (inputs, then static arguments).
 
-    One float64 matrix of shape ``(ans.size, x.size)`` per input, built from the primitive's
-    Jacobian pattern (docs/maths.md), not from its rules. For tiny shapes only: a matmul of
+    One float64 matrix of shape ``(ans.size, x.size)`` per input, as the primitive's entry
+    states it (``Primitive.dense``: from the Jacobian's closed form, docs/maths.md, not from
+    its rules). For tiny shapes only: a matmul of
     (2048, 2048) @ (2048, 128) would need 4.4 TB.
     """
-    if name not in _DENSE:
+    prim = PRIMITIVES.get(name)
+    if prim is None or prim.dense is None:
         raise KeyError(f"dense_jacobian: no dense Jacobian is written for primitive {name!r}")
-    n_inputs = PRIMITIVES[name].n_inputs
+    n_inputs = prim.n_inputs
     if n_inputs < 0:  # any number of inputs, then one static argument (concatenate's axis)
         n_inputs = len(args) - 1
     xs = [np.asarray(a, dtype=np.float64) for a in args[:n_inputs]]
-    return _DENSE[name](*xs, *args[n_inputs:])
+    return prim.dense(*xs, *args[n_inputs:])
 
 
 def dense_jacobian_bytes(out_size: int, in_size: int, itemsize: int = 4) -> int:

@@ -33,6 +33,7 @@ import numpy as np
 
 from .counters import count
 from .functional import jacfwd, jacrev
+from .fused import softmax_cross_entropy
 from .second_order import HvpComparison, compare_hvp_modes, hvp_markdown, hvp_table
 from .state import no_grad
 from .tensor import Tensor
@@ -169,55 +170,46 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 
 def dense_map(n: int, m: int, seed: int = 0) -> Problem:
     """``f(x) = tanh(W x + b)`` with a fixed random ``W`` of shape ``(m, n)``: a dense Jacobian."""
-    import nn
-
     rng = np.random.default_rng(seed)
     w, b = _frozen(rng.standard_normal((m, n)) / np.sqrt(n)), _frozen(rng.standard_normal(m))
-    return Problem("tanh(W x + b)", lambda x: nn.tanh(w @ x + b), rng.standard_normal(n), "dense")
+    return Problem("tanh(W x + b)", lambda x: (w @ x + b).tanh(), rng.standard_normal(n), "dense")
 
 
 def elementwise_map(n: int, seed: int = 1) -> Problem:
     """``f(x) = sigmoid(x) ⊙ x``: a diagonal Jacobian, one colour."""
-    import nn
-
     x = np.random.default_rng(seed).standard_normal(n)
-    return Problem("sigmoid(x) ⊙ x", lambda x: nn.sigmoid(x) * x, x, "sparse")
+    return Problem("sigmoid(x) ⊙ x", lambda x: x.sigmoid() * x, x, "sparse")
 
 
 def tridiagonal_map(n: int, seed: int = 2) -> Problem:
     """``f(x) = tanh(T x)`` with a fixed tridiagonal ``T``: three colours."""
-    import nn
-
     rng = np.random.default_rng(seed)
     t = _frozen(sum(np.diag(rng.standard_normal(n - abs(k)), k) for k in (-1, 0, 1)))
-    return Problem("tanh(T x), T tridiagonal", lambda x: nn.tanh(t @ x), rng.standard_normal(n), "sparse")
+    return Problem("tanh(T x), T tridiagonal", lambda x: (t @ x).tanh(), rng.standard_normal(n), "sparse")
 
 
 def mlp_cost(sizes: Sequence[int], examples: int, seed: int = 0) -> Problem:
-    """The softmax cross-entropy of a ReLU network on digits, as a function of its parameters.
+    """The softmax cross-entropy of a ReLU network on random data, as a function of its parameters.
 
-    ``J(W1, b1, ..., WL, bL)`` with ``Z[l] = W[l] A[l-1] + b[l]``, ``A[l] = relu(Z[l])``: n is
-    the number of parameters, m = 1.
+    ``J(W1, b1, ..., WL, bL)`` with ``Z[l] = W[l] A[l-1] + b[l]``, ``A[l] = relu(Z[l])``, He
+    initialisation and one-hot targets of random classes: n is the number of parameters, m = 1.
     """
-    import nn
-
-    x_train, y_train, _, _ = nn.data.load_digits()
-    x = np.asarray(x_train[: sizes[0], :examples], dtype=np.float64)
-    y = np.asarray(y_train[: sizes[-1], :examples], dtype=np.float64)
-    y = y / np.maximum(y.sum(axis=0, keepdims=True), 1)  # columns of a probability vector
-    y[0, y.sum(axis=0) == 0] = 1
-    x, y = _frozen(x), _frozen(y)
-    params = tuple(p.data.astype(np.float64) for p in nn.MLP(sizes, rng=seed).parameters())
+    rng = np.random.default_rng(seed)
+    x = _frozen(rng.standard_normal((sizes[0], examples)))
+    y = _frozen(np.eye(sizes[-1])[rng.integers(0, sizes[-1], size=examples)].T.copy())
+    params = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        params += [rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / n_in), np.zeros((n_out, 1))]
 
     def cost(*params: Tensor) -> Tensor:
         a = x
         for layer in range(0, len(params), 2):
             z = params[layer] @ a + params[layer + 1]
-            a = nn.relu(z) if layer + 2 < len(params) else z
-        return nn.softmax_cross_entropy(a, y)
+            a = z.relu() if layer + 2 < len(params) else z
+        return softmax_cross_entropy(a, y)
 
     label = "MLP cost " + "→".join(map(str, sizes)) + f", {examples} examples"
-    return Problem(label, cost, params, "cost")
+    return Problem(label, cost, tuple(params), "cost")
 
 
 GRID = [(1, 1000), (10, 1000), (30, 300), (100, 100), (300, 30), (1000, 10), (1000, 1)]

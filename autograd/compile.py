@@ -159,7 +159,7 @@ _CONST, _ARG, _STATE, _TEMP = "const", "arg", "state", "temp"
 
 #: Leaf tensors given a replay buffer, with (buffer, read-only view): every recording that uses
 #: the tensor shares them, so recordings for several batch sizes update the same parameters.
-_ADOPTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_ADOPTED: dict = {}  # id(tensor) -> (buffer, view); entries leave with their tensor (a finalizer)
 
 
 class Recorder:
@@ -223,7 +223,7 @@ class Recorder:
         if entry is not None:
             return entry[2]
         old = t._data
-        shared = _ADOPTED.get(t)
+        shared = _ADOPTED.get(id(t))
         if shared is not None and shared[1] is old:
             buffer, view = shared  # adopted by another recording: one buffer for all of them
         else:
@@ -231,7 +231,9 @@ class Recorder:
             view = buffer.view()
             view.flags.writeable = False
             t._data = view
-            _ADOPTED[t] = (buffer, view)
+            _ADOPTED[id(t)] = (buffer, view)
+            # Keyed by identity (a tensor's == is elementwise), dropped when the tensor goes.
+            weakref.finalize(t, _ADOPTED.pop, id(t), None)
         self._know(old, view, _STATE)
         self._know(view, view, _STATE)
         self.keep.append(buffer)

@@ -7,11 +7,12 @@ never computed from shapes:
 * sweeps: a forward sweep is one evaluation of ``f`` with tangents (reported by the functional
   API where it runs ``f``), a reverse sweep is one call of ``backward``;
 * primitive calls, split by phase (``forward``: the primal op, ``jvp``: its tangent rule,
-  ``vjp``: one VJP rule call per input) and by kind (``elementwise``; ``linear``: add, neg,
-  broadcast_to, sum, transpose, reshape; ``mul``; ``matmul``);
-* an estimate of the floating-point operations of each call: ``2 n k m`` for an ``(n, k) @ (k, m)``
-  matmul, one per element for elementwise ops and sums, none for pure moves (transpose,
-  reshape, broadcast_to forward), which only re-index memory.
+  ``vjp``: one VJP rule call per input) and by kind (the entry's: ``elementwise``, ``binary``,
+  ``reduction``, ``linear``, ``fused``; bilinear ops by name, ``mul`` and ``matmul``);
+* an estimate of the floating-point operations of each call, stated by each primitive's entry
+  (``Primitive.flops`` and ``vjp_flops``): ``2 n k m`` for an ``(n, k) @ (k, m)`` matmul, one
+  per element for elementwise ops and sums, none for pure moves (transpose, reshape,
+  broadcast_to forward), which only re-index memory.
 
 With no ``Counts`` attached the engine pays one flag check per primitive.
 """
@@ -27,10 +28,7 @@ import numpy as np
 from . import state
 
 PHASES = ("forward", "jvp", "vjp")
-KINDS = ("elementwise", "linear", "mul", "matmul")
-
-# Ops that only move or view memory: their forward (and so their JVP) does no arithmetic.
-_MOVES = frozenset({"broadcast_to", "transpose", "reshape"})
+KINDS = ("elementwise", "binary", "reduction", "linear", "mul", "matmul", "fused")
 
 
 def kind_of(prim) -> str:
@@ -38,41 +36,23 @@ def kind_of(prim) -> str:
     return prim.name if prim.kind == "bilinear" else prim.kind
 
 
-def _matmul_flops(x: np.ndarray, y: np.ndarray, ans: np.ndarray) -> int:
-    # Every output element is a dot product of length k: k multiplies and k adds.
-    return 2 * ans.size * (x.shape[-1] if x.ndim else 1)
+def forward_flops(prim, xs: list, ans: np.ndarray, static: tuple = ()) -> int:
+    """The entry's count (``Primitive.flops``), else one per output element."""
+    return ans.size if prim.flops is None else prim.flops(xs, ans, *static)
 
 
-def _forward_flops(prim, xs: list, ans: np.ndarray) -> int:
-    name = prim.name
-    if name == "matmul":
-        return _matmul_flops(xs[0], xs[1], ans)
-    if name in _MOVES:
-        return 0
-    if name == "sum":
-        return xs[0].size
-    return ans.size
-
-
-def _jvp_flops(prim, xs: list, ans: np.ndarray, n_tangents: int) -> int:
+def _jvp_flops(prim, xs: list, ans: np.ndarray, n_tangents: int, static: tuple) -> int:
     """The JVP applies the op to each tangent (linear ops) or multiplies by f' (the rest)."""
-    if prim.kind == "bilinear":
-        per_term = _matmul_flops(xs[0], xs[1], ans) if prim.name == "matmul" else ans.size
+    if prim.kind in ("bilinear", "binary"):
+        per_term = forward_flops(prim, xs, ans, static)
         return n_tangents * per_term + (n_tangents - 1) * ans.size  # the terms, then their sum
-    if prim.name == "add":
-        return (n_tangents - 1) * ans.size
-    return _forward_flops(prim, xs, ans)
+    if prim.kind == "linear" and prim.n_inputs != 1:
+        return (n_tangents - 1) * ans.size  # add: the tangents summed
+    return forward_flops(prim, xs, ans, static)
 
 
 def _vjp_flops(prim, xs: list, ans: np.ndarray, g_in: np.ndarray) -> int:
-    name = prim.name
-    if name == "matmul":
-        return _matmul_flops(xs[0], xs[1], ans)
-    if name == "broadcast_to":
-        return ans.size if g_in.size != ans.size else 0  # sum_to adds up the replicas
-    if name in ("add", "sum", "transpose", "reshape"):
-        return 0  # g passed on, broadcast back or moved: no arithmetic
-    return ans.size
+    return ans.size if prim.vjp_flops is None else prim.vjp_flops(xs, ans, g_in)
 
 
 class Counts:
@@ -142,12 +122,12 @@ class Counts:
         ans = out.data
         kind = kind_of(prim)
         self.calls["forward", kind] += 1
-        self.flops["forward", kind] += _forward_flops(prim, xs, ans)
+        self.flops["forward", kind] += forward_flops(prim, xs, ans, out.static)
         self.by_primitive["forward", prim.name] += 1
         if out.tangent is not None:  # apply ran the JVP rule
             n_tangents = sum(t.tangent is not None for t in inputs)
             self.calls["jvp", kind] += 1
-            self.flops["jvp", kind] += _jvp_flops(prim, xs, ans, n_tangents)
+            self.flops["jvp", kind] += _jvp_flops(prim, xs, ans, n_tangents, out.static)
             self.by_primitive["jvp", prim.name] += 1
 
     def on_backward(self, root) -> None:

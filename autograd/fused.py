@@ -7,7 +7,7 @@ than the arithmetic. A fused primitive computes the same function in one node, w
 rules that are the closed forms of the composed graph's (docs/maths.md), and is tested equal to it,
 gradients and tangents, in float64 (``tests/test_fused.py``).
 
-Its name says what it fuses, so a picture of the graph shows it, and ``Primitive.fuses`` lists
+Its label says what it fuses, so a picture of the graph shows it, and ``Primitive.fuses`` lists
 the primitives it stands for:
 
 * ``linear (matmul+add)``: ``Z = W X + b``, ``b`` broadcast over the columns.
@@ -29,8 +29,16 @@ from typing import Any
 
 import numpy as np
 
-from . import checks, sparsity
-from .primitives import PRIMITIVES, Primitive, broadcast, register, sum_to
+from .primitives import (
+    BROADCAST_TO,
+    MATMUL,
+    PRIMITIVES,
+    Primitive,
+    broadcast,
+    broadcast_axes,
+    register,
+    sum_to,
+)
 from .tensor import Tensor, _constant, _fmt, apply
 
 
@@ -57,6 +65,69 @@ def _fits(b_shape: tuple, z_shape: tuple) -> bool:
         if n_b != 1 and n_b != n_z:
             return False
     return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Dense Jacobians and dependency patterns, from the composed graphs
+# ---------------------------------------------------------------------------------------------
+
+
+def _linear_dense(w, x, b):
+    """``[I ⊗ Xᵀ, W ⊗ I, selection of b's broadcast]``: matmul's and broadcast_to's Jacobians."""
+    z_shape = (w.shape[0], x.shape[1])
+    dense_w, dense_x = MATMUL.dense(w, x)
+    (dense_b,) = BROADCAST_TO.dense(b, z_shape)
+    return [dense_w, dense_x, dense_b]
+
+
+def _ce_dense(z, y):
+    """Per column, ``d log softmax(z)/dz = I - 1 aᵀ`` chained with ``J = -(1/m) Σ y ⊙ log a``."""
+    n, m = z.shape
+    logp = _softmax_parts(z)[0]
+    a = np.exp(logp)
+    dz = np.zeros((n, m))
+    for j in range(m):
+        log_softmax_jacobian = np.eye(n) - np.outer(np.ones(n), a[:, j])
+        dz[:, j] = log_softmax_jacobian.T @ (-y[:, j] / m)
+    return [dz.reshape(1, -1), (-logp / m).reshape(1, -1)]
+
+
+def _bias_formula(in_shapes, out_shape, static):
+    axes = broadcast_axes(tuple(in_shapes[2]), tuple(out_shape))
+    return f"Σ G over axis {axes[0]}" if len(axes) == 1 else (
+        "Σ G over axes " + ", ".join(map(str, axes)) if axes else "G"
+    )
+
+
+def _linear_pattern(deps, xs, ans):
+    """The matmul's pattern or'ed with the bias's broadcast."""
+    w, x, b = xs
+    dw, dx, db = deps
+    product = w @ x
+    parts = []
+    if dw is not None or dx is not None:
+        parts.append(MATMUL.pattern([dw, dx], [w, x], product))
+    if db is not None:
+        parts.append(BROADCAST_TO.pattern([db], [b], ans, ans.shape))
+    return parts[0] if len(parts) == 1 else parts[0] | parts[1]
+
+
+def _ce_pattern(deps, xs, ans, residual=None):
+    """J depends on every tracked ``Y``, and on column j of ``Z`` where that column of ``Y`` can
+    be nonzero (``dZ[:, j] = (A s - Y)[:, j]/m`` vanishes with ``Y[:, j]``); with a single class
+    it is constant."""
+    z, y = xs
+    dz, dy = deps
+    n = (dz if dz is not None else dy).shape[-1]
+    out = np.zeros((n,), dtype=bool)
+    if z.shape[0] == 1:
+        return out  # one class: log softmax is identically 0, and so is J
+    if dy is not None:
+        out |= dy.reshape(-1, n).any(axis=0)
+    if dz is not None:
+        live = np.ones(z.shape[1], dtype=bool) if dy is not None else (y != 0).any(axis=0)
+        out |= dz[:, live].reshape(-1, n).any(axis=0)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,7 +170,7 @@ def _linear_jvp(x_dots, ans, w, x, b):
 
 LINEAR = register(
     Primitive(
-        "linear (matmul+add)",
+        "linear",
         "fused",
         3,
         _linear_forward,
@@ -107,6 +178,14 @@ LINEAR = register(
         _linear_jvp,
         "G·Xᵀ / Wᵀ·G / Σ₁G",
         fuses=("matmul", "broadcast_to", "add"),
+        label="linear (matmul+add)",
+        pattern=_linear_pattern,
+        dense=_linear_dense,
+        flops=lambda xs, ans: MATMUL.flops(xs[:2], ans) + ans.size,  # the product, then + b
+        # dW and dX are products of G; db a sum of G (told apart by the result's shape)
+        vjp_flops=lambda xs, ans, g_in: ans.size if g_in.shape == xs[2].shape else MATMUL.flops(xs[:2], ans),
+        formulas=("G·Xᵀ", "Wᵀ·G", _bias_formula),
+        inputs=("W", "X", "b"),  # Z = W X + b
     )
 )
 
@@ -210,7 +289,7 @@ def _ce_jvp(x_dots, ans, z, y, a):
 
 SOFTMAX_CROSS_ENTROPY = register(
     Primitive(
-        "softmax_cross_entropy (log_softmax+mul+sum)",
+        "softmax_cross_entropy",
         "fused",
         2,
         _ce_forward,
@@ -218,6 +297,13 @@ SOFTMAX_CROSS_ENTROPY = register(
         _ce_jvp,
         "(A ⊙ Σ₀Y - Y)/m / -log A/m",
         fuses=("exp", "sum", "log", "neg", "broadcast_to", "add", "mul", "sum"),
+        label="softmax_cross_entropy (log_softmax+mul+sum)",
+        pattern=_ce_pattern,
+        dense=_ce_dense,
+        flops=lambda xs, ans, *residual: 6 * xs[0].size,  # shift, exp, sums, log, product
+        vjp_flops=lambda xs, ans, g_in: 3 * xs[0].size,
+        formulas=("g (A ⊙ Σ₀Y - Y)/m", "-g log A / m"),
+        inputs=("Z", "Y"),
     )
 )
 
@@ -237,66 +323,5 @@ def softmax_cross_entropy(z: Any, y: Any) -> Tensor:
         )
     return apply(SOFTMAX_CROSS_ENTROPY, (z, y))
 
-
-# ---------------------------------------------------------------------------------------------
-# Referees and dependency patterns, from the composed graphs
-# ---------------------------------------------------------------------------------------------
-
-
-def _linear_dense(w, x, b):
-    """``[I ⊗ Xᵀ, W ⊗ I, selection of b's broadcast]``: matmul's and broadcast_to's Jacobians."""
-    z_shape = (w.shape[0], x.shape[1])
-    dense_w, dense_x = checks.dense_jacobian("matmul", w, x)
-    (dense_b,) = checks.dense_jacobian("broadcast_to", b, z_shape)
-    return [dense_w, dense_x, dense_b]
-
-
-def _ce_dense(z, y):
-    """Per column, ``d log softmax(z)/dz = I - 1 aᵀ`` chained with ``J = -(1/m) Σ y ⊙ log a``."""
-    n, m = z.shape
-    logp = _softmax_parts(z)[0]
-    a = np.exp(logp)
-    dz = np.zeros((n, m))
-    for j in range(m):
-        log_softmax_jacobian = np.eye(n) - np.outer(np.ones(n), a[:, j])
-        dz[:, j] = log_softmax_jacobian.T @ (-y[:, j] / m)
-    return [dz.reshape(1, -1), (-logp / m).reshape(1, -1)]
-
-
-def _linear_pattern(deps, xs, ans):
-    """The matmul's pattern or'ed with the bias's broadcast."""
-    w, x, b = xs
-    dw, dx, db = deps
-    product = w @ x
-    parts = []
-    if dw is not None or dx is not None:
-        parts.append(sparsity.PATTERN_RULES["matmul"]([dw, dx], [w, x], product))
-    if db is not None:
-        parts.append(sparsity.PATTERN_RULES["broadcast_to"]([db], [b], ans, ans.shape))
-    return parts[0] if len(parts) == 1 else parts[0] | parts[1]
-
-
-def _ce_pattern(deps, xs, ans, residual=None):
-    """J depends on every tracked ``Y``, and on column j of ``Z`` where that column of ``Y`` can
-    be nonzero (``dZ[:, j] = (A s - Y)[:, j]/m`` vanishes with ``Y[:, j]``); with a single class
-    it is constant."""
-    z, y = xs
-    dz, dy = deps
-    n = (dz if dz is not None else dy).shape[-1]
-    out = np.zeros((n,), dtype=bool)
-    if z.shape[0] == 1:
-        return out  # one class: log softmax is identically 0, and so is J
-    if dy is not None:
-        out |= dy.reshape(-1, n).any(axis=0)
-    if dz is not None:
-        live = np.ones(z.shape[1], dtype=bool) if dy is not None else (y != 0).any(axis=0)
-        out |= dz[:, live].reshape(-1, n).any(axis=0)
-    return out
-
-
-checks.register_dense_jacobian(LINEAR.name, _linear_dense)
-checks.register_dense_jacobian(SOFTMAX_CROSS_ENTROPY.name, _ce_dense)
-sparsity.register_pattern_rule(LINEAR.name, _linear_pattern)
-sparsity.register_pattern_rule(SOFTMAX_CROSS_ENTROPY.name, _ce_pattern)
 
 __all__ = ["LINEAR", "PRIMITIVES", "SOFTMAX_CROSS_ENTROPY", "linear", "softmax_cross_entropy"]

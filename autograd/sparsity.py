@@ -9,8 +9,9 @@ accumulation").
 
 The pattern is found by pushing a boolean dependency array through the recorded graph: for a
 tensor ``t`` of shape ``S``, ``D[t]`` has shape ``S + (n,)`` and ``D[t][i, j]`` says whether
-element ``i`` of ``t`` depends on input element ``j``. Each primitive has a pattern rule, keyed
-by its name in :data:`PATTERN_RULES`. The pattern is structural for tensors that depend on the
+element ``i`` of ``t`` depends on input element ``j``. Each primitive's entry states its pattern
+rule (``Primitive.pattern``, built from ``autograd.jacobians``). The pattern is structural for
+tensors that depend on the
 inputs (a value that happens to be 0 here still counts) and exact for constants (a constant 0
 in a product cuts the dependency). Constants may be computed from the data (nn's sign masks,
 softmax's max shift), so a pattern belongs to the point it was found at; ``jacfwd(f,
@@ -26,145 +27,23 @@ from typing import Any
 import numpy as np
 
 from .backward import toposort
+from .jacobians import same
 from .state import enable_grad
 from .tensor import Tensor
 
 Pattern = np.ndarray  # bool, shape tensor.shape + (n,)
-#: ``rule(deps, xs, ans, *static) -> Pattern``; ``deps[i]`` is None for an input that depends on
-#: no input element (a constant), and ``xs`` are the inputs' values.
-PatternRule = Callable[..., Pattern]
-
-PATTERN_RULES: dict[str, PatternRule] = {}
 
 
-def register_pattern_rule(name: str, rule: PatternRule) -> None:
-    """Give the primitive ``name`` a dependency-pattern rule."""
-    PATTERN_RULES[name] = rule
-
-
-def _nonzero(x: np.ndarray, deps: Pattern | None) -> np.ndarray:
-    """Where a factor can be nonzero: anywhere if it depends on the inputs, else where it is."""
-    return np.ones(x.shape, dtype=bool) if deps is not None else x != 0
-
-
-def _full(deps: Pattern, shape: tuple) -> Pattern:
-    return np.broadcast_to(deps, shape + deps.shape[-1:])
-
-
-def _same(deps, xs, ans, *static) -> Pattern:
-    """Elementwise (a diagonal Jacobian): each output element depends on what its input does."""
-    return deps[0]
-
-
-def _add(deps, xs, ans) -> Pattern:
-    """``x + y``: the union of the two patterns."""
-    dx, dy = deps
-    if dx is None:
-        return _full(dy, ans.shape)
-    if dy is None:
-        return _full(dx, ans.shape)
-    return _full(dx, ans.shape) | _full(dy, ans.shape)
-
-
-def _mul(deps, xs, ans) -> Pattern:
-    """``x * y``: ``ẋ y + x ẏ``, so x's pattern where y can be nonzero, and vice versa."""
-    x, y = xs
-    dx, dy = deps
-    out = np.zeros(ans.shape + ((dx if dx is not None else dy).shape[-1],), dtype=bool)
-    if dx is not None:
-        out |= _full(dx, ans.shape) & np.broadcast_to(_nonzero(y, dy), ans.shape)[..., None]
-    if dy is not None:
-        out |= _full(dy, ans.shape) & np.broadcast_to(_nonzero(x, dx), ans.shape)[..., None]
-    return out
-
-
-def _matmul(deps, xs, ans) -> Pattern:
-    """``W X``: ``F[i, j]`` depends on ``W[i, k]`` where ``X[k, j]`` can be nonzero, and on
-    ``X[k, j]`` where ``W[i, k]`` can be nonzero: a boolean matrix product."""
-    x, y = xs
-    dx, dy = deps
-    n = (dx if dx is not None else dy).shape[-1]
-    x2 = x.reshape(1, -1) if x.ndim == 1 else x
-    y2 = y.reshape(-1, 1) if y.ndim == 1 else y
-    (a, k), b = x2.shape, y2.shape[1]
-    out = np.zeros((a, b, n), dtype=bool)
-    # Boolean products as float32 products of 0/1 (exact for k < 2**24) so that BLAS does them.
-    if dx is not None:
-        y_nonzero = _nonzero(y2, dy).astype(np.float32)
-        # out[i, j, :] |= OR_k dx[i, k, :] & y_nonzero[k, j], batched over i.
-        out |= np.matmul(y_nonzero.T, dx.reshape(a, k, n).astype(np.float32)) > 0
-    if dy is not None:
-        x_nonzero = _nonzero(x2, dx).astype(np.float32)
-        # out[i, j, :] |= OR_k x_nonzero[i, k] & dy[k, j, :]
-        out |= (x_nonzero @ dy.reshape(k, b * n).astype(np.float32)).reshape(a, b, n) > 0
-    return out.reshape(ans.shape + (n,))
-
-
-def _broadcast_to(deps, xs, ans, shape) -> Pattern:
-    """Each output element copies one input element: broadcast the pattern the same way."""
-    return _full(deps[0], tuple(shape))
-
-
-def _sum(deps, xs, ans, axis, keepdims) -> Pattern:
-    """A sum depends on everything its terms depend on: OR over the summed axes."""
-    axes = tuple(range(xs[0].ndim)) if axis is None else axis
-    return np.any(deps[0], axis=axes, keepdims=keepdims)
-
-
-def _transpose(deps, xs, ans, axes) -> Pattern:
-    return np.transpose(deps[0], tuple(axes) + (xs[0].ndim,))
-
-
-def _reshape(deps, xs, ans, shape) -> Pattern:
-    return deps[0].reshape(tuple(shape) + deps[0].shape[-1:])
-
-
-def _getitem(deps, xs, ans, index) -> Pattern:
-    """A selection: each output element is the input element it picks."""
-    return np.asarray(deps[0][index])
-
-
-def _scatter_add(deps, xs, ans, index, shape) -> Pattern:
-    """Each output element depends on every input element added into it."""
-    out = np.zeros(tuple(shape) + deps[0].shape[-1:], dtype=bool)
-    np.logical_or.at(out, index, deps[0])
-    return out
-
-
-def _concatenate(deps, xs, ans, axis) -> Pattern:
-    """The inputs' patterns side by side (nothing where an input is a constant)."""
-    n = next(d for d in deps if d is not None).shape[-1]
-    parts = [np.zeros(x.shape + (n,), dtype=bool) if d is None else d for d, x in zip(deps, xs)]
-    return np.concatenate(parts, axis=axis)
-
-
-for _name in ("exp", "log", "reciprocal", "relu", "neg", "identity", "astype"):
-    register_pattern_rule(_name, _same)
-register_pattern_rule("getitem", _getitem)
-register_pattern_rule("scatter_add", _scatter_add)
-register_pattern_rule("concatenate", _concatenate)
-register_pattern_rule("add", _add)
-register_pattern_rule("mul", _mul)
-register_pattern_rule("matmul", _matmul)
-register_pattern_rule("broadcast_to", _broadcast_to)
-register_pattern_rule("sum", _sum)
-register_pattern_rule("transpose", _transpose)
-register_pattern_rule("reshape", _reshape)
-
-
-def pattern_rule(prim) -> PatternRule:
-    """The pattern rule of ``prim``; raises for a primitive that has none.
-
-    A primitive built as ``elementwise`` has a diagonal Jacobian by construction, so it gets the
-    elementwise rule without an entry of its own; any other primitive must be registered.
-    """
-    rule = PATTERN_RULES.get(prim.name)
+def pattern_rule(prim) -> Callable[..., Pattern]:
+    """The dependency-pattern rule of ``prim`` (its entry's ``pattern``); raises for a primitive
+    that has none. A primitive built as ``elementwise`` has the diagonal rule by construction."""
+    rule = prim.pattern
     if rule is None and prim.kind == "elementwise":
-        rule = _same
+        rule = same
     if rule is None:
         raise NotImplementedError(
             f"sparsity: primitive {prim.name!r} (kind {prim.kind!r}) has no dependency-pattern rule; "
-            "register one with autograd.sparsity.register_pattern_rule"
+            "give its Primitive entry a pattern= (see autograd.jacobians)"
         )
     return rule
 

@@ -63,8 +63,8 @@ class Tensor:
     (as in PyTorch).
     """
 
-    # ndarray (op) Tensor defers to the Tensor's reflected operator instead of looping over it.
-    __array_ufunc__ = None
+    # Tensors are hashable by identity (graphs key them by id), although == is elementwise.
+    __hash__ = object.__hash__
 
     # Defaults shared by every tensor: an instance stores only what differs, which keeps the
     # creation of op outputs cheap. ``requires_grad`` and ``grad`` are properties over the
@@ -352,6 +352,107 @@ class Tensor:
     def relu(self) -> Tensor:
         return apply(P.RELU, (self,))
 
+    def abs(self) -> Tensor:
+        """``|x|``; the derivative is ``sign(x)``, 0 at 0."""
+        return apply(P.ABS, (self,))
+
+    __abs__ = abs
+
+    def sqrt(self) -> Tensor:
+        return apply(P.SQRT, (self,))
+
+    def tanh(self) -> Tensor:
+        return apply(P.TANH, (self,))
+
+    def sigmoid(self) -> Tensor:
+        """``1 / (1 + exp(-x))``, computed without overflow for any finite ``x``."""
+        return apply(P.SIGMOID, (self,))
+
+    def sin(self) -> Tensor:
+        return apply(P.SIN, (self,))
+
+    def cos(self) -> Tensor:
+        return apply(P.COS, (self,))
+
+    def clip(self, lo: Any = None, hi: Any = None) -> Tensor:
+        """``min(max(x, lo), hi)`` with constant bounds (None: unbounded); the gradient passes
+        where ``lo <= x <= hi``. For bounds that need a gradient, use ``maximum``/``minimum``."""
+        return apply(P.CLIP, (self,), (_bound("clip", "lo", lo), _bound("clip", "hi", hi)))
+
+    def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        """The maximum over ``axis`` (all axes when None); tied maxima share the gradient equally."""
+        return _extremum(P.MAX, self, axis, keepdims)
+
+    def min(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        """The minimum over ``axis`` (all axes when None); tied minima share the gradient equally."""
+        return _extremum(P.MIN, self, axis, keepdims)
+
+    def argmax(self, axis: int | None = None) -> np.ndarray:
+        """The index of the maximum (of the flattened tensor when ``axis`` is None): an ndarray."""
+        return np.argmax(self._data, axis=_single_axis("argmax", axis, self._data.shape))
+
+    def argmin(self, axis: int | None = None) -> np.ndarray:
+        """The index of the minimum (of the flattened tensor when ``axis`` is None): an ndarray."""
+        return np.argmin(self._data, axis=_single_axis("argmin", axis, self._data.shape))
+
+    def __getitem__(self, index: Any) -> Tensor:
+        """``x[index]`` with NumPy's indexing: ints, slices, None, Ellipsis, integer arrays and
+        boolean masks. The gradient scatters back, adding where an index repeats."""
+        index = _index(index)
+        try:
+            return apply(P.GETITEM, (self,), (index,))
+        except IndexError as error:
+            shape = _fmt(self._data.shape)
+            raise IndexError(f"getitem: {error} (indexing a tensor of shape {shape})") from None
+
+    # -- comparisons: elementwise, not differentiable ------------------------------------------
+
+    def __lt__(self, other: Any) -> Tensor:
+        return _compare(np.less, "<", self, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return _compare(np.less_equal, "<=", self, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _compare(np.greater, ">", self, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _compare(np.greater_equal, ">=", self, other)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _compare(np.equal, "==", self, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _compare(np.not_equal, "!=", self, other)
+
+    # -- NumPy functions on tensors --------------------------------------------------------------
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """``np.exp(t)``, ``array * t``...: the engine's differentiable op, or a TypeError."""
+        from .numpy_functions import array_ufunc
+
+        return array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: tuple, kwargs: dict) -> Any:
+        """``np.sum(t, axis=0)``, ``np.concatenate([t, u])``...: the engine's op, or a TypeError."""
+        from .numpy_functions import array_function
+
+        return array_function(func, args, kwargs)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        """The values, for a tensor that carries no derivative; a tracked tensor refuses, since
+        NumPy would silently drop its gradient (use ``t.data`` to take the values on purpose)."""
+        if _tracked(self):
+            raise TypeError(
+                "Tensor: converting a tensor that requires grad to a NumPy array would silently "
+                "detach it from the graph; use t.data (or t.detach().numpy()) for its values, or "
+                "the engine's own operation"
+            )
+        array = self._data
+        if dtype is not None and array.dtype != dtype:
+            return array.astype(dtype)
+        return array.copy() if copy else array
+
     def __neg__(self) -> Tensor:
         return apply(P.NEG, (self,))
 
@@ -434,34 +535,18 @@ class Tensor:
         return _binary(P.ADD, "sub", other, _negated(self, other))
 
     def __truediv__(self, other: Any) -> Tensor:
-        # x / y = x * (1/y); a constant y is inverted in NumPy, outside the graph.
-        if _is_constant(other):
-            if _thread.s.recorder is not None and isinstance(other, Tensor):
-                return _binary(P.MUL, "truediv", self, apply(P.RECIPROCAL, (other,)))  # seen by the recording
-            return _binary(P.MUL, "truediv", self, _wrap(np.reciprocal(_constant(other, self, False)._data)))
-        return _binary(P.MUL, "truediv", self, other.reciprocal())
+        """``x / y``: NumPy's true division (``np.divide``'s values and result dtypes)."""
+        return _binary(P.DIVIDE, "truediv", self, other)
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        # other / self = other * (1/self)
-        if type(other) in _PYTHON_SCALARS and other == 1:
-            return self.reciprocal()
-        return _binary(P.MUL, "truediv", other, self.reciprocal())
+        return _binary(P.DIVIDE, "truediv", other, self)
 
     def __pow__(self, exponent: Any) -> Tensor:
-        """``x ** p`` for a scalar ``p``: repeated products for integer ``p``, else exp(p log x)."""
-        if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:
-            raise TypeError("pow: the exponent must be a scalar (a Tensor exponent is not supported)")
-        p = float(exponent)
-        if p == 0:
-            return self * 0.0 + 1.0  # d(x^0)/dx = 0, kept in the graph
-        if p.is_integer() and abs(p) <= 64:
-            result = _integer_power(self, int(abs(p)))
-            return result if p > 0 else result.reciprocal()
-        return (self.log() * p).exp()
+        """``x ** y`` with NumPy's values (``np.power``) for scalar, array or tensor ``y``."""
+        return _binary(P.POWER, "pow", self, exponent)
 
     def __rpow__(self, base: Any) -> Tensor:
-        # c ** x = exp(x log c), for a positive scalar base c
-        return (self * float(np.log(base))).exp()
+        return _binary(P.POWER, "pow", base, self)
 
     def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
         """The sum over ``axis`` times 1/count (NaN for an empty reduction, as NumPy)."""
@@ -860,35 +945,111 @@ def _binary(prim: P.Primitive, op: str, x: Any, y: Any) -> Tensor:
 
 
 def matmul(x: Any, y: Any) -> Tensor:
-    """``x @ y`` for 2-D @ 2-D, matrix @ vector, vector @ matrix (and vector @ vector)."""
+    """``x @ y`` with NumPy's semantics: matrices, vectors, and stacks of matrices whose leading
+    axes broadcast (the gradient sums over the batch axes that broadcasting added)."""
     if not isinstance(x, Tensor):
         x = _constant(x, y, y._requires_grad and _thread.s.grad_enabled)
     elif not isinstance(y, Tensor):
         y = _constant(y, x, x._requires_grad and _thread.s.grad_enabled)
     x_shape, y_shape = x._data.shape, y._data.shape
-    if not (1 <= len(x_shape) <= 2 and 1 <= len(y_shape) <= 2):
+    if not x_shape or not y_shape:
         raise ValueError(
-            f"matmul: operands must be 1-D or 2-D; got shapes {_fmt(x_shape)} and {_fmt(y_shape)}"
+            f"matmul: operands must have at least one axis (use * for scalars); got shapes "
+            f"{_fmt(x_shape)} and {_fmt(y_shape)}"
         )
-    if x_shape[-1] != y_shape[0]:
+    k_y = y_shape[0] if len(y_shape) == 1 else y_shape[-2]
+    if x_shape[-1] != k_y:
+        which = "first axis" if len(y_shape) <= 2 else "second-to-last axis"
         raise ValueError(
             f"matmul: shapes {_fmt(x_shape)} and {_fmt(y_shape)} are not aligned: "
-            f"{x_shape[-1]} (last axis of the first) != {y_shape[0]} (first axis of the second)"
+            f"{x_shape[-1]} (last axis of the first) != {k_y} ({which} of the second)"
         )
+    if len(x_shape) > 2 or len(y_shape) > 2:
+        try:
+            _broadcast_shape("matmul", x_shape[:-2], y_shape[:-2])
+        except ValueError:
+            raise ValueError(
+                f"matmul: the batch axes of shapes {_fmt(x_shape)} and {_fmt(y_shape)} cannot be "
+                "broadcast together"
+            ) from None
     return apply(P.MATMUL, (x, y))
 
 
-def _integer_power(x: Tensor, p: int) -> Tensor:
-    """x ** p for p >= 1 by repeated squaring: about log2(p) products."""
-    result = None
-    square = x
-    while p:
-        if p & 1:
-            result = square if result is None else result * square
-        p >>= 1
-        if p:
-            square = square * square
-    return result
+def _extremum(prim: P.Primitive, x: Tensor, axis: Any, keepdims: bool) -> Tensor:
+    shape = x._data.shape
+    axes = _normalize_axes(prim.name, axis, shape)
+    reduced = range(len(shape)) if axes is None else axes
+    if any(shape[a] == 0 for a in reduced):
+        raise ValueError(
+            f"{prim.name}: cannot reduce a tensor of shape {_fmt(shape)} over an empty axis "
+            f"(axis {'None' if axis is None else axis}): the {prim.name} of no elements is undefined"
+        )
+    return apply(prim, (x,), (axes, bool(keepdims)))
+
+
+def _single_axis(op: str, axis: Any, shape: tuple) -> int | None:
+    if axis is None:
+        if not int(np.prod(shape)):
+            raise ValueError(f"{op}: a tensor of shape {_fmt(shape)} has no elements")
+        return None
+    if not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{op}: axis must be an int or None, got {axis!r}")
+    (a,) = _normalize_axes(op, axis, shape)
+    if shape[a] == 0:
+        raise ValueError(f"{op}: axis {axis} of a tensor of shape {_fmt(shape)} is empty")
+    return a
+
+
+def _bound(op: str, name: str, value: Any) -> Any:
+    """A constant bound of clip: None, a number or an array (a tracked tensor is refused: its
+    gradient would be silently dropped)."""
+    if value is None:
+        return None
+    if isinstance(value, Tensor):
+        if _tracked(value):
+            raise TypeError(
+                f"{op}: the bound {name} is a tensor that requires grad; clip's bounds are "
+                "constants, so use autograd.maximum/minimum for a bound that needs a gradient"
+            )
+        value = value._data
+    array = np.asarray(value)
+    if array.dtype.kind not in _NUMERIC_KINDS:
+        raise TypeError(f"{op}: the bound {name} is not numeric (dtype {array.dtype})")
+    return value if type(value) in _PYTHON_SCALARS else array
+
+
+def _index(index: Any) -> tuple:
+    """An index as a tuple NumPy reads the same way: tensors become their values (a boolean
+    tensor from a comparison is a mask), lists become arrays."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    out = []
+    for i in index:
+        if isinstance(i, Tensor):
+            if _tracked(i):
+                raise TypeError("getitem: an index tensor must not require grad (indices have no gradient)")
+            i = i._data
+        elif isinstance(i, list):
+            i = np.asarray(i)
+        if isinstance(i, np.ndarray) and i.dtype.kind not in "biu":
+            raise IndexError(
+                f"getitem: index arrays must hold integers or booleans; got dtype {i.dtype}"
+            )
+        out.append(i)
+    return tuple(out)
+
+
+def _compare(ufunc: Any, symbol: str, x: Any, y: Any) -> Tensor:
+    """``x (symbol) y`` elementwise as a boolean tensor that carries no gradient."""
+    a = x._data if isinstance(x, Tensor) else x
+    b = y._data if isinstance(y, Tensor) else y
+    try:
+        return _wrap(np.asarray(ufunc(a, b)))
+    except ValueError:
+        raise ValueError(
+            f"{symbol}: operands of shapes {_fmt(np.shape(a))} and {_fmt(np.shape(b))} cannot be "
+            "broadcast together"
+        ) from None
 
 
 def _shape_argument(op: str, shape: tuple, what: str = "shape") -> tuple[int, ...]:

@@ -1,14 +1,11 @@
-"""Activations ``A = g(Z)``, assembled from the engine's primitives.
+"""Activations ``A = g(Z)``, from the engine's primitives.
 
-Each one is a small graph of primitives, so both reverse mode (VJPs) and forward mode (JVPs)
-come from the primitive table with no rule written here. The graphs of docs/maths.md overflow for large
-``|Z|`` (``exp(1000) = inf``, then ``0 * inf = nan`` in sigmoid's backward), so each activation is
-rearranged to exponentiate only non-positive numbers, which keeps every value and every
-gradient finite for any finite input while computing the same function and the same derivative:
-
-* the sign of ``Z`` is read from the data and enters the graph as a constant (it is piecewise
-  constant, so it has no derivative to lose), which turns ``-|Z|`` into a product ``Z ⊙ (-s)``;
-* softmax subtracts the column maximum, a constant (the result does not depend on it).
+``relu``, ``sigmoid`` and ``tanh`` are one primitive each (one node in a network's picture),
+computed so that no value or gradient overflows for any finite input and small values keep their
+relative precision. ``softmax`` and ``log_softmax`` are small graphs of primitives along an axis
+(0 by default: examples are columns); both subtract the maximum along the axis first, a
+constant (the result does not depend on it), so no exp overflows. Reverse mode and forward mode
+both come from the primitive table, with no rule written here.
 """
 
 from __future__ import annotations
@@ -26,23 +23,37 @@ def as_tensor(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-def _sign_split(z: Tensor) -> tuple[np.ndarray, np.ndarray]:
+def sigmoid(z: Any) -> Tensor:
+    """``A = 1 / (1 + exp(-Z))``; ``dZ = dA ⊙ A ⊙ (1 - A)``.
+
+    One ``sigmoid`` node of the engine, which exponentiates only ``-|Z|`` (nothing overflows for
+    any finite input) and keeps the relative precision of small values: a few ulps everywhere.
+    """
+    return as_tensor(z).sigmoid()
+
+
+def tanh(z: Any) -> Tensor:
+    """``A = tanh(Z)``; ``dZ = dA ⊙ (1 - A ⊙ A)``: one ``tanh`` node (NumPy's ``tanh``, accurate
+    to about an ulp, relative precision near 0 included)."""
+    return as_tensor(z).tanh()
+
+
+def _sign_split(z: Tensor) -> tuple[Tensor, Tensor]:
     """The constant masks ``p = I(Z >= 0)`` and ``s = 2p - 1`` in Z's dtype.
 
     ``Z ⊙ s = |Z|``, with the derivative ``s`` (one-sided at 0, where ``s = +1``); using the same
-    ``p`` for every piece of a formula keeps the pieces consistent at the kink.
+    ``p`` for every piece of a formula keeps the pieces consistent at the kink. Read from the
+    values through host(): a compiled step recomputes them on every call.
     """
-    # Computed in NumPy from the values (host: a compiled step recomputes it on every call).
-    positive = host(_nonnegative, z)
-    return positive, 2 * positive - 1
+    return host(_nonnegative, z), host(_sign, z)
 
 
 def _nonnegative(values: np.ndarray) -> np.ndarray:
     return (values >= 0).astype(values.dtype)
 
 
-def _column_max(values: np.ndarray) -> np.ndarray:
-    return values.max(axis=0, keepdims=True)
+def _sign(values: np.ndarray) -> np.ndarray:
+    return np.where(values >= 0, 1, -1).astype(values.dtype)
 
 
 def relu(z: Any) -> Tensor:
@@ -50,56 +61,38 @@ def relu(z: Any) -> Tensor:
     return as_tensor(z).relu()
 
 
-def sigmoid(z: Any) -> Tensor:
-    """``A = 1 / (1 + exp(-Z))``; ``dZ = dA ⊙ A ⊙ (1 - A)``.
-
-    Written with ``e = exp(-|Z|) ∈ (0, 1]``: ``A = 1/(1 + e)`` for ``Z >= 0`` and ``A = e/(1 + e)``
-    for ``Z < 0``. Both are the same function as docs/maths.md's graph, but nothing overflows, and the
-    small values of ``A`` for negative ``Z`` keep their relative precision (no ``1 - A`` rounding).
-    """
-    z = as_tensor(z)
-    positive, sign = _sign_split(z)
-    e = (z * -sign).exp()
-    numerator = e * (1 - positive) + positive  # 1 where Z >= 0, e where Z < 0
-    return numerator * (e + 1).reciprocal()
-
-
-def tanh(z: Any) -> Tensor:
-    """``A = (exp(Z) - exp(-Z)) ⊙ 1/(exp(Z) + exp(-Z))``; ``dZ = dA ⊙ (1 - A ⊙ A)``.
-
-    Multiplying through by ``exp(-|Z|)`` gives ``A = s ⊙ (1 - e) ⊙ 1/(1 + e)`` with
-    ``e = exp(-2|Z|) ∈ (0, 1]`` and ``s`` the sign of ``Z``: the same function, no overflow.
-    """
-    z = as_tensor(z)
-    _, sign = _sign_split(z)
-    e = (z * (-2 * sign)).exp()
-    return (1 - e) * sign * (e + 1).reciprocal()
-
-
-def softmax(z: Any) -> Tensor:
-    """Softmax over each column (axis 0): ``A = exp(Z) ⊙ 1/broadcast(Σ_axis0 exp(Z))``.
-
-    ``dZ = A ⊙ (dA - broadcast(Σ_axis0 (dA ⊙ A)))``. The column maximum ``c`` is subtracted first,
-    as a constant: ``softmax(Z - c) = softmax(Z)``, and ``exp(Z - c) <= 1`` cannot overflow while
-    the largest entry of each column gives ``exp(0) = 1``, so the sum is at least 1.
-    """
-    z = as_tensor(z)
+def _shifted(op: str, z: Tensor, axis: int) -> Tensor:
+    """``Z - c`` with ``c`` the maximum along ``axis``, a constant: softmax does not depend on it,
+    and ``exp(Z - c) <= 1`` cannot overflow while the largest entry gives ``exp(0) = 1``."""
     if z.ndim == 0:
-        raise ValueError("softmax: expects logits of shape (n_classes, m); got a scalar of shape ()")
-    e = (z - host(_column_max, z)).exp()
-    return e * e.sum(axis=0, keepdims=True).reciprocal()
+        raise ValueError(
+            f"{op}: expects logits with at least one axis, e.g. (n_classes, m); got a scalar of shape ()"
+        )
+    if not isinstance(axis, (int, np.integer)) or not -z.ndim <= axis < z.ndim:
+        raise ValueError(f"{op}: axis {axis!r} is out of range for logits of shape {tuple(z.shape)}")
+    if z.shape[axis] == 0:
+        raise ValueError(f"{op}: the axis {axis} of logits of shape {tuple(z.shape)} is empty")
+    # The maximum is read from the values through host(): a compiled step recomputes it per call.
+    return z - host(lambda values: values.max(axis=axis, keepdims=True), z)
 
 
-def log_softmax(z: Any) -> Tensor:
-    """``log softmax(Z)`` per column: ``(Z - c) - log Σ_axis0 exp(Z - c)``, finite for finite ``Z``.
+def softmax(z: Any, axis: int = 0) -> Tensor:
+    """Softmax along ``axis`` (0: each column, the classes of one example):
+    ``A = exp(Z - c) / Σ_axis exp(Z - c)``, ``c`` the maximum along the axis (a constant).
 
-    ``c`` is the column maximum (a constant), so the sum is at least 1 and its log at least 0.
+    ``dZ = A ⊙ (dA - Σ_axis (dA ⊙ A))``. For PyTorch's ``(batch, classes)`` logits pass ``axis=1``.
     """
-    z = as_tensor(z)
-    if z.ndim == 0:
-        raise ValueError("log_softmax: expects logits of shape (n_classes, m); got a scalar of shape ()")
-    shifted = z - host(_column_max, z)
-    return shifted - shifted.exp().sum(axis=0, keepdims=True).log()
+    e = _shifted("softmax", as_tensor(z), axis).exp()
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def log_softmax(z: Any, axis: int = 0) -> Tensor:
+    """``log softmax(Z)`` along ``axis``: ``(Z - c) - log Σ_axis exp(Z - c)``, finite for finite ``Z``.
+
+    ``c`` is the maximum along the axis (a constant), so the sum is at least 1 and its log at least 0.
+    """
+    shifted = _shifted("log_softmax", as_tensor(z), axis)
+    return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
 
 
 #: Activations by name, for command lines and configuration files.

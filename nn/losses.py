@@ -164,6 +164,42 @@ def softmax_cross_entropy(z: Any, y: Any) -> Tensor:
     return fused.softmax_cross_entropy(z, y)  # one node: (y * log_softmax(z)).sum() * (-1/m)
 
 
+def cross_entropy(z: Any, labels: Any) -> Tensor:
+    """Softmax cross-entropy from logits ``Z`` of shape ``(n_classes, m)`` and integer class
+    labels of shape ``(m,)``: ``J = -(1/m) Σ_j log softmax(Z)[labels[j], j]``.
+
+    The same value and gradient as PyTorch's ``F.cross_entropy(Z.T, labels)`` (examples are
+    columns here, rows there): the one-hot targets of the labels through the fused
+    :func:`softmax_cross_entropy` node, so ``dZ = (softmax(Z) - onehot(labels))/m``.
+    """
+    cost = "cross_entropy"
+    z = as_tensor(z)
+    m = _check_predictions(cost, z, "logits Z")
+    if isinstance(labels, Tensor):
+        labels = labels.data
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(
+            f"{cost}: labels must be integer class indices, got dtype {labels.dtype} "
+            "(for one-hot or probability targets, use softmax_cross_entropy)"
+        )
+    if labels.shape != (m,):
+        raise ValueError(
+            f"{cost}: labels must have shape (m,) = {_fmt((m,))}, one class index per column of the "
+            f"logits Z of shape {_fmt(z.shape)}; got shape {_fmt(labels.shape)}"
+        )
+    n_classes = z.shape[0]
+    outside = (labels < 0) | (labels >= n_classes)
+    if outside.any():
+        raise ValueError(
+            f"{cost}: labels must lie in [0, {n_classes - 1}] for logits with {n_classes} classes; "
+            f"found {labels[outside][0]} ({int(outside.sum())} out of range)"
+        )
+    y = np.zeros(z.shape, dtype=z.dtype)
+    y[labels, np.arange(m)] = 1
+    return fused.softmax_cross_entropy(z, y)
+
+
 def binary_cross_entropy_with_logits(z: Any, y: Any) -> Tensor:
     """``binary_cross_entropy(sigmoid(Z), Y)`` computed from the logits ``Z``, stably.
 
@@ -186,5 +222,6 @@ LOSSES = {
     "binary_cross_entropy": binary_cross_entropy,
     "categorical_cross_entropy": categorical_cross_entropy,
     "softmax_cross_entropy": softmax_cross_entropy,
+    "cross_entropy": cross_entropy,
     "binary_cross_entropy_with_logits": binary_cross_entropy_with_logits,
 }

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
-from autograd import Tensor
+from autograd import Tensor, maximum, minimum, where
 from autograd.checks import gradcheck
 from tests.primitive_cases import BROADCAST_PAIRS
 
@@ -15,6 +15,27 @@ BINARY_OPS = {
     "sub": lambda a, b: a - b,
     "mul": lambda a, b: a * b,
     "div": lambda a, b: a / b,
+    "pow": lambda a, b: a.abs() ** b,
+    "maximum": maximum,
+    "minimum": minimum,
+    "where": lambda a, b: where(_alternating(a, b), a, b),
+}
+
+
+def _alternating(a, b) -> np.ndarray:
+    """A condition (True, False, True...) along the last axis, broadcast against both operands."""
+    last = max(a.shape[-1:] + b.shape[-1:], default=None)
+    return np.array(True) if last is None else np.arange(last) % 2 == 0
+
+#: The NumPy function each op's values must equal, bit for bit.
+NUMPY_OPS = {
+    "add": np.add,
+    "sub": np.subtract,
+    "mul": np.multiply,
+    "div": np.divide,
+    "pow": lambda a, b: np.power(np.abs(a), b),
+    "maximum": np.maximum,
+    "minimum": np.minimum,
 }
 
 
@@ -29,6 +50,16 @@ def _operands(shapes, seed=0):
 def test_broadcast_pairs_match_finite_differences(op, shapes):
     """Each binary op on each broadcasting pair agrees with central differences."""
     assert gradcheck(BINARY_OPS[op], *_operands(shapes))
+
+
+@pytest.mark.parametrize("op", NUMPY_OPS)
+@pytest.mark.parametrize("shapes", BROADCAST_PAIRS + [p[::-1] for p in BROADCAST_PAIRS], ids=str)
+def test_broadcast_pairs_give_numpys_values_and_shapes(op, shapes):
+    """Each binary op on each broadcasting pair gives NumPy's values, bit for bit, and shape."""
+    a, b = _operands(shapes)
+    out = BINARY_OPS[op](Tensor(a, requires_grad=True), Tensor(b))
+    np.testing.assert_array_equal(out.data, NUMPY_OPS[op](a, b))
+    assert out.shape == np.broadcast_shapes(a.shape, b.shape)
 
 
 @pytest.mark.parametrize("shapes", BROADCAST_PAIRS, ids=str)

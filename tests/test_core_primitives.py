@@ -6,9 +6,10 @@ import pytest
 from autograd import PRIMITIVES, Tensor, apply
 from autograd.checks import dense_jacobian, gradcheck
 from autograd.primitives import evaluate
-from tests.primitive_cases import CASES, UNARY_DOMAINS
+from tests.primitive_cases import BINARY_DOMAINS, CASES, UNARY_DOMAINS
 
-CORE_PRIMITIVES = set(UNARY_DOMAINS) | {"add", "mul", "matmul", "broadcast_to", "sum", "transpose", "reshape"}
+CORE_PRIMITIVES = set(UNARY_DOMAINS) | set(BINARY_DOMAINS)
+CORE_PRIMITIVES |= {"matmul", "broadcast_to", "sum", "transpose", "reshape"}
 
 
 def _ans(case, xs):

@@ -23,11 +23,12 @@ class Census:
     """An engine observer that keeps a weak reference to every tensor an operation touches."""
 
     def __init__(self) -> None:
-        self.live: weakref.WeakSet = weakref.WeakSet()
+        # Keyed by id: a WeakSet compares tensors with ==, which is elementwise.
+        self.live: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
     def on_apply(self, prim, inputs, out) -> None:
-        self.live.update(inputs)
-        self.live.add(out)
+        for t in (*inputs, out):
+            self.live[id(t)] = t
 
     def on_backward(self, root) -> None:
         pass
@@ -104,7 +105,7 @@ def test_an_nn_forward_pass_dies_with_its_loss(no_cycle_collector):
     parameters = {id(p) for p in model.parameters()}
     # The engine keeps one shared constant per Python number it has seen (a bounded cache).
     cached_numbers = {id(t) for t in _SCALARS.values()}
-    assert {id(t) for t in census.live} <= parameters | cached_numbers
+    assert {id(t) for t in census.live.values()} <= parameters | cached_numbers
 
 
 def test_anomaly_mode_keeps_no_graph_alive(no_cycle_collector):

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays, mutually_broadcastable_shapes
 
 import nn
-from autograd import PRIMITIVES, Tensor, apply, linear, softmax_cross_entropy
+from autograd import PRIMITIVES, Tensor, apply, linear, maximum, minimum, softmax_cross_entropy, where
 from tests.referees import (
     dot_product_gap,
     evaluate,
@@ -226,7 +226,76 @@ def _concatenate(draw):
     return Example(tuple(parts), lambda *xs: apply(PRIMITIVES["concatenate"], xs, (axis,)))
 
 
+@st.composite
+def _binary_in(draw, f, x_elements=ANY, y_elements=ANY):
+    shapes = draw(BROADCASTABLE)
+    x = draw(values(shapes.input_shapes[0], x_elements))
+    y = draw(values(shapes.input_shapes[1], y_elements))
+    return Example((x, y), f)
+
+
+@st.composite
+def _extremum2(draw, f):
+    # Off ties: x and y at least 0.25 apart (ties are tested on their own in tests/test_core_ops.py).
+    shapes = draw(BROADCASTABLE)
+    x = draw(values(shapes.input_shapes[0]))
+    y = draw(values(shapes.input_shapes[1], OFF_ZERO))
+    return Example((x, y), lambda x, y: f(x, y + x))  # y + x differs from x by |y| >= 0.25
+
+
+@st.composite
+def _where(draw):
+    shapes = draw(BROADCASTABLE)
+    x, y = (draw(values(shape)) for shape in shapes.input_shapes)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    cond = rng.random(shapes.result_shape) < 0.5
+    return Example((x, y), lambda x, y: where(cond, x, y))
+
+
+@st.composite
+def _clip(draw):
+    shape = draw(SHAPES)
+    lo = draw(st.sampled_from([None, -1.0, 0.5]))
+    hi = draw(st.sampled_from([None, 1.5, 3.0]))
+    # Off the bounds by more than the finite-difference step.
+    x = draw(values(shape, st.sampled_from([-3.0, -1.7, -0.3, 0.9, 1.1, 2.2, 3.6]).map(float)))
+    return Example((x,), lambda x: x.clip(lo, hi))
+
+
+@st.composite
+def _extremum(draw, method):
+    # Distinct values (no ties): a permutation of spaced values, then a reduction like sum's.
+    shape = draw(SHAPES)
+    size = int(np.prod(shape))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = (rng.permutation(size) * 0.37 - size * 0.15).reshape(shape).astype(np.float64)
+    ndim = len(shape)
+    axes = draw(st.lists(st.integers(0, ndim - 1), unique=True, max_size=ndim)) if ndim else []
+    axis = None if draw(st.integers(0, 3)) == 3 or not axes else tuple(axes)
+    reduced = range(ndim) if axis is None else axis
+    if any(shape[a] == 0 for a in reduced):
+        axis = tuple(a for a in range(ndim) if shape[a] != 0) or None
+        if axis is None and size == 0:
+            shape, x = (2,), np.array([0.3, -0.4])
+    keepdims = draw(st.booleans())
+    return Example((x,), lambda x: getattr(x, method)(axis=axis, keepdims=keepdims))
+
+
 PRIMITIVE_SPECS: dict[str, st.SearchStrategy[Example]] = {
+    "abs": _unary(lambda x: x.abs(), OFF_ZERO),
+    "sqrt": _unary(lambda x: x.sqrt(), POSITIVE),
+    "tanh": _unary(lambda x: x.tanh()),
+    "sigmoid": _unary(lambda x: x.sigmoid(), floats(-8, 8)),
+    "sin": _unary(lambda x: x.sin()),
+    "cos": _unary(lambda x: x.cos()),
+    "clip": _clip(),
+    "divide": _binary_in(lambda x, y: x / y, ANY, OFF_ZERO),
+    "power": _binary_in(lambda x, y: x**y, POSITIVE, floats(-3, 3)),
+    "maximum": _extremum2(maximum),
+    "minimum": _extremum2(minimum),
+    "where": _where(),
+    "max": _extremum("max"),
+    "min": _extremum("min"),
     "identity": _unary(lambda x: apply(PRIMITIVES["identity"], (x,))),
     "astype": _unary(lambda x: apply(PRIMITIVES["astype"], (x,), (x.dtype,))),
     "getitem": _getitem(),
@@ -244,8 +313,8 @@ PRIMITIVE_SPECS: dict[str, st.SearchStrategy[Example]] = {
     "sum": _sum(),
     "transpose": _transpose(),
     "reshape": _reshape(),
-    "linear (matmul+add)": _linear(),
-    "softmax_cross_entropy (log_softmax+mul+sum)": _softmax_cross_entropy(),
+    "linear": _linear(),
+    "softmax_cross_entropy": _softmax_cross_entropy(),
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -288,6 +357,15 @@ def _cost(draw, cost, elements, targets):
     return Example((a,), f, lambda a: np.abs(evaluate(f, [a])) + 1.0)
 
 
+@st.composite
+def _labels_cost(draw, cost):
+    shape = draw(BATCHES)
+    z = draw(values(shape, floats(-8, 8)))
+    labels = np.array(draw(st.lists(st.integers(0, shape[0] - 1), min_size=shape[1], max_size=shape[1])))
+    f = lambda z: cost(z, labels)  # noqa: E731
+    return Example((z,), f, lambda z: np.abs(evaluate(f, [z])) + 1.0)
+
+
 NN_SPECS: dict[str, st.SearchStrategy[Example]] = {
     "relu": _activation(nn.relu, OFF_ZERO),
     "sigmoid": _activation(nn.sigmoid, floats(-8, 8)),
@@ -302,6 +380,7 @@ NN_SPECS: dict[str, st.SearchStrategy[Example]] = {
         scale=_at_least_one(nn.log_softmax),
     ),
     "binary_cross_entropy": _cost(nn.binary_cross_entropy, PROBABILITY, "probabilities"),
+    "cross_entropy": _labels_cost(nn.cross_entropy),
     "categorical_cross_entropy": _cost(nn.categorical_cross_entropy, PROBABILITY, "one_hot"),
     "softmax_cross_entropy": _cost(nn.softmax_cross_entropy, floats(-8, 8), "one_hot"),
     "binary_cross_entropy_with_logits": _cost(

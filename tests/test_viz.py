@@ -910,9 +910,9 @@ def scalar_network(seed: int = 0, sizes=(3, 4, 4, 1)) -> Tensor:
 
 class TestCollapsed:
     def test_one_box_per_neuron(self):
-        """About 700 scalar tensors collapse to one box per neuron, per input name and the loss."""
+        """Hundreds of scalar tensors collapse to one box per neuron, per input name and the loss."""
         loss = scalar_network()
-        assert len(viz.walk(loss, lambda t: True)) > 600
+        assert len(viz.walk(loss, lambda t: True)) > 300
         source = loss.draw(collapse=True).source
         boxes = re.findall(r"^\s*(g\d+|t\d+) \[", source, re.M)
         titles = re.findall(r"<b>([^<]+)</b>", source)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autograd.primitives import GETITEM, PRIMITIVES, Primitive, _PerInput, lift, values
+from autograd.primitives import GETITEM, POWER, PRIMITIVES, SIN, Primitive, _PerInput, _select, lift, values
 
 
 @dataclass(frozen=True)
@@ -145,13 +145,60 @@ STRUCTURAL: dict[str, Fault] = {
         "VJP of every input takes the first slice of g",
         lambda prim: (lambda make: {"vjps": _PerInput(lambda i: make(0))})(prim.vjps.make),
     ),
+    "abs": Fault("sign_dropped", "VJP g instead of g * sign(x)", _vjps(lambda g, ans, x: g)),
+    "sqrt": Fault("half_dropped", "VJP g / ans instead of g / (2 ans)", _vjps(lambda g, ans, x: g / ans)),
+    "tanh": Fault(
+        "sign_flipped",
+        "VJP g * (1 + ans²) instead of g * (1 - ans²)",
+        _vjps(lambda g, ans, x: g * (1 + ans * ans)),
+    ),
+    "sigmoid": Fault(
+        "factor_dropped", "VJP g * ans instead of g * ans * (1 - ans)", _vjps(lambda g, ans, x: g * ans)
+    ),
+    "sin": Fault(
+        "wrong_function", "VJP g * sin(x) instead of g * cos(x)", _vjps(lambda g, ans, x: g * lift(SIN, (x,)))
+    ),
+    "cos": Fault(
+        "sign_dropped", "VJP g * sin(x) instead of -g * sin(x)", _vjps(lambda g, ans, x: g * lift(SIN, (x,)))
+    ),
+    "clip": Fault(
+        "mask_dropped", "VJP g everywhere, also where x was clipped", _vjps(lambda g, ans, x, lo, hi: g)
+    ),
+    "divide": Fault(
+        "sign_dropped",
+        "VJP of y g * ans / y instead of -g * ans / y",
+        _vjps(None, lambda g, ans, x, y: g * ans / y),
+    ),
+    "power": Fault(
+        "exponent_not_lowered",
+        "VJP of x g * y * x^y instead of g * y * x^(y-1)",
+        _vjps(lambda g, ans, x, y: g * (y * lift(POWER, (x, y)))),
+    ),
+    "maximum": Fault(
+        "ties_doubled", "VJPs give g in full to both tied inputs instead of half each",
+        _vjps(lambda g, ans, x, y: _select(values(x) >= values(y), g),
+              lambda g, ans, x, y: _select(values(y) >= values(x), g)),
+    ),
+    "minimum": Fault(
+        "ties_doubled", "VJPs give g in full to both tied inputs instead of half each",
+        _vjps(lambda g, ans, x, y: _select(values(x) <= values(y), g),
+              lambda g, ans, x, y: _select(values(y) <= values(x), g)),
+    ),
+    "where": Fault(
+        "condition_inverted", "VJP of x takes g where the condition is false",
+        _vjps(lambda g, ans, x, y, cond: _select(~cond, g)),
+    ),
+    "max": Fault("ties_doubled", "VJP gives g in full to every tied maximum", _vjps(
+        lambda g, ans, x, axis, keepdims: _full_share(g, ans, x, axis, keepdims))),
+    "min": Fault("ties_doubled", "VJP gives g in full to every tied minimum", _vjps(
+        lambda g, ans, x, axis, keepdims: _full_share(g, ans, x, axis, keepdims))),
     # The fused primitives of autograd.fused.
-    "linear (matmul+add)": Fault(
+    "linear": Fault(
         "bias_not_summed",
         "VJP of b keeps one column of G instead of summing over the columns",
         _vjps(None, None, lambda g, ans, w, x, b: _one_replica(g, ans, b, None)),
     ),
-    "softmax_cross_entropy (log_softmax+mul+sum)": Fault(
+    "softmax_cross_entropy": Fault(
         "one_hot_assumed",
         "VJP of Z is (A - Y)/m for any Y, instead of (A ⊙ Σ₀Y - Y)/m",
         _vjps(
@@ -166,6 +213,12 @@ def _assigned(g, index, shape):
     out = np.zeros(shape, dtype=values(g).dtype)
     out[index] = values(g)
     return out
+
+
+def _full_share(g, ans, x, axis, keepdims):
+    kept = tuple(1 if axis is None or k in axis else n for k, n in enumerate(x.shape))
+    hits = values(x) == values(ans).reshape(kept)
+    return np.broadcast_to(values(g).reshape(kept), x.shape) * hits
 
 
 def _raw(rule: Callable, *positions: int) -> Callable:
@@ -190,9 +243,16 @@ RECORDING: dict[str, Fault] = {
         ("log", "x", (2,)),
         ("reciprocal", "ans", (1,)),
         ("mul", "x and y", (2, 3)),
+        ("sqrt", "ans", (1,)),
+        ("tanh", "x", (2,)),
+        ("sigmoid", "x", (2,)),
+        ("sin", "x", (2,)),
+        ("cos", "x", (2,)),
+        ("divide", "ans and y", (1, 3)),
+        ("power", "ans, x and y", (1, 2, 3)),
         ("matmul", "x and y", (2, 3)),
-        ("linear (matmul+add)", "W and X", (2, 3)),
-        ("softmax_cross_entropy (log_softmax+mul+sum)", "Z", (2,)),
+        ("linear", "W and X", (2, 3)),
+        ("softmax_cross_entropy", "Z", (2,)),
     ]
 }
 

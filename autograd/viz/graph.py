@@ -235,7 +235,7 @@ def _node(t: Tensor, options: _Options, is_root: bool, alarm: str | None) -> dic
         style = _BROADCAST if _is_broadcast(t) else (_OUTPUT if is_root else _OP)
         # A fused op is named after what it replaces, "linear (matmul+add)": the name goes in
         # the title and the composition in small print below, so the title stays short.
-        title, _, fused = t.op.name.partition(" (")
+        title, _, fused = labels.op_label(t).partition(" (")
         rows = [_row(_text(title, style.text, 11, bold=not style.dashed), bgcolor=style.header)]
         if fused:
             rows.append(_row(_text("fused " + fused.rstrip(")").replace("+", " + "), _MUTED, 8)))

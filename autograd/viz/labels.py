@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..primitives import broadcast_axes as _broadcast_axes
 from ..tensor import Tensor
 
 #: Arrays with at most this many elements are shown in full rather than summarised.
@@ -115,102 +116,28 @@ def dense_jacobian_bytes(t: Tensor) -> int:
     return sum(t.size * p.size * itemsize for p in t.parents if p.requires_grad)
 
 
-def _axes_text(axes: tuple[int, ...]) -> str:
-    if len(axes) == 1:
-        return f"axis {axes[0]}"
-    return "axes " + ", ".join(str(a) for a in axes)
-
-
 def broadcast_axes(in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> tuple[int, ...]:
     """The axes of ``out_shape`` that broadcasting ``in_shape`` replicated (what the VJP sums)."""
-    lead = len(out_shape) - len(in_shape)
-    return tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(in_shape) if n == 1 and out_shape[lead + i] != 1
-    )
+    return _broadcast_axes(tuple(in_shape), tuple(out_shape))
 
 
-def _sum_axes(t: Tensor) -> tuple[int, ...] | None:
-    axes = t.static[0] if t.static else None
-    return None if axes is None else tuple(axes)
+def _node_facts(t: Tensor) -> tuple[tuple, tuple, tuple]:
+    return tuple(tuple(p.shape) for p in t.parents), tuple(t.shape), t.static
+
+
+def op_label(t: Tensor) -> str:
+    """What the picture calls ``t``'s op: its primitive's display label."""
+    return t.op.label
 
 
 def badge(t: Tensor) -> str:
-    """The Jacobian shortcut of ``t``'s op: the primitive's pattern, with its axes where useful.
-
-    ``broadcast_to`` replicates along some axes, so its VJP is a sum over them (``Σ axis 1``);
-    ``sum`` is the reverse, a row of ones over the summed axes.
-    """
-    prim = t.op
-    name = prim.name
-    if name == "broadcast_to" and t.parents:
-        axes = broadcast_axes(tuple(t.parents[0].shape), tuple(t.shape))
-        return f"Σ {_axes_text(axes)}" if axes else "identity"
-    if name == "sum":
-        axes = _sum_axes(t)
-        return "row of ones, all axes" if axes is None else f"row of ones, {_axes_text(axes)}"
-    if name == "transpose" and t.static:
-        return f"permutation {tuple(t.static[0])}"
-    return prim.jacobian
-
-
-def _input_names(t: Tensor) -> tuple[str, ...]:
-    n = len(t.parents)
-    if t.op.name == "matmul":
-        return ("W", "X")  # docs/maths.md's Z = W X
-    if t.op.name == "linear (matmul+add)":
-        return ("W", "X", "b")  # Z = W X + b, fused
-    if t.op.name == "softmax_cross_entropy (log_softmax+mul+sum)":
-        return ("Z", "Y")
-    if n == 1:
-        return ("x",)
-    if n == 2:
-        return ("x", "y")
-    return tuple(f"x{i}" for i in range(n))
-
-
-def _vjp_right_side(t: Tensor, i: int) -> str:
-    name = t.op.name
-    if name == "exp":
-        return "g * ans"
-    if name == "log":
-        return "g / x"
-    if name == "reciprocal":
-        return "-g * ans²"
-    if name == "relu":
-        return "g * (x > 0)"
-    if name == "neg":
-        return "-g"
-    if name == "add":
-        return "g"
-    if name == "mul":
-        return "g * y" if i == 0 else "g * x"
-    if name == "matmul":
-        return "G·Xᵀ" if i == 0 else "Wᵀ·G"
-    if name == "linear (matmul+add)":
-        if i < 2:
-            return "G·Xᵀ" if i == 0 else "Wᵀ·G"
-        axes = broadcast_axes(tuple(t.parents[2].shape), tuple(t.shape))
-        return f"Σ G over {_axes_text(axes)}" if axes else "G"
-    if name == "softmax_cross_entropy (log_softmax+mul+sum)":
-        return "g (A ⊙ Σ₀Y - Y)/m" if i == 0 else "-g log A / m"
-    if name == "broadcast_to":
-        axes = broadcast_axes(tuple(t.parents[0].shape), tuple(t.shape))
-        return f"Σ g over {_axes_text(axes)}" if axes else "g"
-    if name == "sum":
-        axes = _sum_axes(t)
-        return "g broadcast over all axes" if axes is None else f"g broadcast over {_axes_text(axes)}"
-    if name == "transpose":
-        axes = tuple(t.static[0]) if t.static else ()
-        if axes == (1, 0):
-            return "gᵀ"
-        return f"g permuted by {tuple(int(a) for a in np.argsort(axes))}"
-    if name == "reshape":
-        return f"g reshaped to {tuple(t.parents[i].shape)}"
-    return f"vjp[{i}](g)"
+    """The Jacobian shortcut of ``t``'s op, as its primitive's entry states it for this node
+    (``broadcast_to``'s names the axes its VJP sums over, ``sum``'s the axes it sums)."""
+    return t.op.badge(*_node_facts(t))
 
 
 def vjp_formula(t: Tensor, i: int) -> str:
-    """The closed form that pulls ``g`` back to input ``i`` of ``t``'s op (docs/maths.md's table)."""
-    name = _input_names(t)[i]
-    gradient = f"d{name}"
-    return f"{gradient} = {_vjp_right_side(t, i)}"
+    """The closed form that pulls ``g`` back to input ``i`` of ``t``'s op, from its entry."""
+    prim = t.op
+    name = prim.input_name(i, len(t.parents))
+    return f"d{name} = {prim.formula(i, *_node_facts(t))}"
