@@ -22,8 +22,8 @@ error is what the suite has to catch.
 """
 
 from __future__ import annotations
-
 import __future__
+
 import contextlib
 import inspect
 import sys
@@ -40,6 +40,9 @@ from autograd.primitives import Primitive, lift
 
 #: The mutant target that names the engine's faults: ``engine:<fault>``.
 ENGINE_TARGET = "engine"
+
+#: What undoes a patch of the engine.
+Undo = Callable[[], None]
 
 
 @dataclass(frozen=True)
@@ -126,13 +129,19 @@ def _ce_over_classes(prim: Primitive) -> dict:
 
 #: Forward slips particular to one primitive, by name.
 FORWARD_SLIPS: dict[str, KindFault] = {
-    "sum": KindFault("forward_wrong_axis", "forward sums over the next axis instead of the given one", _sum_wrong_axis),
+    "sum": KindFault(
+        "forward_wrong_axis", "forward sums over the next axis instead of the given one", _sum_wrong_axis
+    ),
     "transpose": KindFault(
         "forward_unpermuted", "forward reverses the axes, ignoring the permutation", _transpose_unpermuted
     ),
-    "reshape": KindFault("forward_column_major", "forward reshapes in column-major order", _reshape_column_major),
+    "reshape": KindFault(
+        "forward_column_major", "forward reshapes in column-major order", _reshape_column_major
+    ),
     "astype": KindFault("forward_not_cast", "forward copies without casting to the dtype", _astype_not_cast),
-    "linear (matmul+add)": KindFault("forward_no_bias", "forward computes W X, the bias forgotten", _linear_without_bias),
+    "linear (matmul+add)": KindFault(
+        "forward_no_bias", "forward computes W X, the bias forgotten", _linear_without_bias
+    ),
     "softmax_cross_entropy (log_softmax+mul+sum)": KindFault(
         "forward_mean_over_classes", "forward divides by the number of classes instead of m", _ce_over_classes
     ),
@@ -183,14 +192,18 @@ def kind_faults(prim: Primitive) -> dict[str, KindFault]:
     few, from :data:`FORWARD_SLIPS`)."""
     faults = [
         KindFault("forward_scaled", "forward value scaled by 1.01", _forward_scaled),
-        KindFault("jvp_ignores_tangent", "JVP ignores the incoming tangent (tangent -> ones)", _jvp_ignores_tangent),
+        KindFault(
+            "jvp_ignores_tangent", "JVP ignores the incoming tangent (tangent -> ones)", _jvp_ignores_tangent
+        ),
     ]
     if prim.kind == "elementwise":
         faults.append(KindFault("forward_shifted", "forward value shifted by 1e-6", _forward_shifted))
     if prim.name in FORWARD_SLIPS:
         faults.append(FORWARD_SLIPS[prim.name])
     if prim.kind == "linear" and prim.n_inputs == 1 and prim.name not in JVP_NOT_APPLIED_EQUIVALENT:
-        faults.append(KindFault("jvp_not_applied", "JVP returns the tangent without applying the op", _jvp_not_applied))
+        faults.append(
+            KindFault("jvp_not_applied", "JVP returns the tangent without applying the op", _jvp_not_applied)
+        )
     n_inputs = 2 if prim.n_inputs == -1 else prim.n_inputs
     if n_inputs >= 2:
         for i in range(n_inputs):
@@ -240,7 +253,7 @@ def source_patched(function: Callable, *replacements: tuple[str, str]) -> Callab
     return namespace[function.__name__]
 
 
-def _swap_everywhere(old: object, new: object) -> Callable[[], None]:
+def _swap_everywhere(old: object, new: object) -> Undo:
     """Point every module-level name of the project that refers to ``old`` at ``new``; returns
     the undo."""
     swapped = []
@@ -261,12 +274,12 @@ def _swap_everywhere(old: object, new: object) -> Callable[[], None]:
     return undo
 
 
-def _patch_function(function: Callable, *replacements: tuple[str, str]) -> Callable[[], Callable[[], None]]:
+def _patch_function(function: Callable, *replacements: tuple[str, str]) -> Callable[[], Undo]:
     return lambda: _swap_everywhere(function, source_patched(function, *replacements))
 
 
-def _patch_method(cls: type, name: str, *replacements: tuple[str, str]) -> Callable[[], Callable[[], None]]:
-    def apply() -> Callable[[], None]:
+def _patch_method(cls: type, name: str, *replacements: tuple[str, str]) -> Callable[[], Undo]:
+    def apply() -> Undo:
         original = cls.__dict__[name]
         setattr(cls, name, source_patched(original, *replacements))
         return lambda: setattr(cls, name, original)
@@ -274,7 +287,7 @@ def _patch_method(cls: type, name: str, *replacements: tuple[str, str]) -> Calla
     return apply
 
 
-def _wrap_function(function: Callable, make: Callable[[Callable], Callable]) -> Callable[[], Callable[[], None]]:
+def _wrap_function(function: Callable, make: Callable[[Callable], Callable]) -> Callable[[], Undo]:
     return lambda: _swap_everywhere(function, make(function))
 
 
@@ -295,7 +308,7 @@ class EngineFault:
 
     name: str
     description: str
-    apply: Callable[[], Callable[[], None]]
+    apply: Callable[[], Undo]
 
 
 _FAULTS = [
@@ -330,7 +343,10 @@ _FAULTS = [
         "backward: a gradient is added into the leaf's existing .grad array in place (a caller may hold it)",
         _patch_function(
             B._accumulate_leaf,
-            ("leaf.grad = np.asarray(leaf.grad + g)", "np.add(leaf.grad, g, out=leaf.grad, casting='unsafe')"),
+            (
+                "leaf.grad = np.asarray(leaf.grad + g)",
+                "np.add(leaf.grad, g, out=leaf.grad, casting='unsafe')",
+            ),
         ),
     ),
     EngineFault(
@@ -371,8 +387,13 @@ _FAULTS = [
     EngineFault(
         "retain_graph_ignored",
         "backward: retain_graph=True still marks the graph used",
-        _patch_function(B._sweep, ("if not retain_graph:\n                node._consumed = token",
-                                   "if True:\n                node._consumed = token")),
+        _patch_function(
+            B._sweep,
+            (
+                "if not retain_graph:\n                node._consumed = token",
+                "if True:\n                node._consumed = token",
+            ),
+        ),
     ),
     EngineFault(
         "retry_not_unmarked",
@@ -404,13 +425,17 @@ _FAULTS = [
     EngineFault(
         "tangent_not_cast",
         "forward mode: a JVP's tangent of another dtype is not cast to the output's dtype",
-        _patch_function(T._push_tangents, ("tangents[level] = _as_dtype(dot, ans.dtype)", "tangents[level] = dot")),
+        _patch_function(
+            T._push_tangents, ("tangents[level] = _as_dtype(dot, ans.dtype)", "tangents[level] = dot")
+        ),
     ),
     # recording
     EngineFault(
         "record_first_input_only",
         "apply: a two-input op is recorded only when its first input requires grad",
-        _patch_function(T.apply, ("record = x._requires_grad or y._requires_grad", "record = x._requires_grad")),
+        _patch_function(
+            T.apply, ("record = x._requires_grad or y._requires_grad", "record = x._requires_grad")
+        ),
     ),
     EngineFault(
         "no_grad_ignored",
@@ -427,7 +452,10 @@ _FAULTS = [
         "gradients(create_graph=True): the rules run on arrays, so the result is not recorded",
         _patch_function(
             B.gradients,
-            ("differentiable = create_graph or len(_local.levels) > 1", "differentiable = len(_local.levels) > 1"),
+            (
+                "differentiable = create_graph or len(_local.levels) > 1",
+                "differentiable = len(_local.levels) > 1",
+            ),
         ),
     ),
     # forward mode

@@ -16,9 +16,10 @@ as Markdown; the exit status is 0 only when every mutant is killed.
 killers first (the core tests, forward mode, the transforms, the fused ops, the engine's own
 fault tests), so that ``-x`` stops most runs within seconds, and the slow modules (properties,
 pictures, memory) last. A mutant runs in two stages: the quick modules first, in an interpreter
-that collects only them, and, if it survives them, every other module. Left out: ``tests/test_notebooks.py``, whose notebooks run in a Jupyter
-kernel, a separate process where no fault is injected (so it can kill nothing), and the tests
-of this tool itself (``TestMutantsAreCaught``), which inject faults of their own.
+that collects only them, and, if it survives them, every other module. Left out:
+``tests/test_notebooks.py``, whose notebooks run in a Jupyter kernel, a separate process where
+no fault is injected (so it can kill nothing), and the tests of this tool itself
+(``TestMutantsAreCaught``), which inject faults of their own.
 """
 
 from __future__ import annotations
@@ -172,7 +173,9 @@ def table(outcomes: list[Outcome]) -> str:
     rows = [header, "-" * len(header)]
     for o in outcomes:
         detail = o.detail if len(o.detail) <= 90 else o.detail[:87] + "..."
-        rows.append(f"{o.primitive:<{width}}  {o.fault:<{fault_width}} {o.verdict:<9} {o.seconds:5.1f}s  {detail}")
+        rows.append(
+            f"{o.primitive:<{width}}  {o.fault:<{fault_width}} {o.verdict:<9} {o.seconds:5.1f}s  {detail}"
+        )
     rows.append("-" * len(header))
     rows.append(_summary(outcomes))
     return "\n".join(rows)
@@ -198,7 +201,8 @@ def markdown(outcomes: list[Outcome], tests: list[str], wall_seconds: float, job
         f"in {wall_seconds / 60:.1f} minutes of wall time with {jobs} jobs.",
         "",
         "Test modules run, in this order: " + ", ".join(f"`{Path(t).name}`" for t in tests) + ".",
-        "Left out: " + ", ".join(f"`{t}`" for t in (*EXCLUDED_TESTS, *DESELECTED))
+        "Left out: "
+        + ", ".join(f"`{t}`" for t in (*EXCLUDED_TESTS, *DESELECTED))
         + " (the notebooks run in a kernel of their own, where no fault is injected; the tool's own",
         "tests inject faults themselves).",
         "",
@@ -228,7 +232,8 @@ def select(mutants: list[tuple[str, str]], only: str | None) -> list[tuple[str, 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.mutate", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--only", help="comma-separated targets (a primitive, or engine) or target:fault mutants (default: all)"
+        "--only",
+        help="comma-separated targets (a primitive, or engine) or target:fault mutants (default: all)",
     )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="mutants run at once")
     parser.add_argument("--report", type=Path, help="write the report as Markdown to this file")
@@ -252,7 +257,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def run(mutant: tuple[str, str]) -> Outcome:
         outcome = run_mutant(mutant[0], mutant[1], tests)
-        print(f"  {outcome.verdict:<8} {outcome.seconds:5.1f}s  {outcome.primitive}:{outcome.fault}", flush=True)
+        print(
+            f"  {outcome.verdict:<8} {outcome.seconds:5.1f}s  {outcome.primitive}:{outcome.fault}", flush=True
+        )
         return outcome
 
     with ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
