@@ -122,12 +122,13 @@ def test_a_recorded_gradient_takes_the_float32_leafs_dtype():
     astype node: the gradient is float32, and so is its own derivative."""
     x = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
     c = Tensor(np.array([0.5, -1.5]))  # float64
-    (g,) = gradients((x * x * c).sum(), x, create_graph=True)
+    y = x * c  # float64, so its gradient 2y is cast to float32 on the way into x
+    (g,) = gradients((y * y).sum(), x, create_graph=True)
     assert g.dtype == np.float32
-    np.testing.assert_allclose(g.data, 2 * x.data * c.data, rtol=1e-6)
+    np.testing.assert_allclose(g.data, 2 * c.data**2 * x.data, rtol=1e-6)
     (h,) = gradients(g.sum(), x)
     assert h.dtype == np.float32
-    np.testing.assert_allclose(h.data, 2 * c.data, rtol=1e-6)
+    np.testing.assert_allclose(h.data, 2 * c.data**2, rtol=1e-6)
 
 
 class _InterruptOnce:

@@ -447,8 +447,10 @@ def _engine_observables() -> dict:
 
     def second_order():
         h = Tensor(np.array([0.5, 1.5], dtype=np.float32), requires_grad=True)
-        (g,) = autograd.gradients((h * h * h * Tensor([1.0, 2.0])).sum(), h, create_graph=True)
-        return g.requires_grad, g.dtype.name
+        y = h * Tensor([1.0, 2.0])  # float64: its gradient is cast on the way into h
+        (g,) = autograd.gradients((y * y * y).sum(), h, create_graph=True)
+        (second,) = autograd.gradients(g.sum(), h)
+        return g.requires_grad, g.dtype.name, second.data
 
     def tangents():
         c = Tensor([2.0, -1.0])

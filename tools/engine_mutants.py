@@ -458,6 +458,28 @@ _FAULTS = [
             ),
         ),
     ),
+    # the recording pass (create_graph): right first derivatives, a cut graph behind them
+    EngineFault(
+        "recorded_sum_detached",
+        "backward with create_graph: two contributions to a gradient are added as raw arrays, so "
+        "the sum is not recorded",
+        _patch_function(
+            B._sweep,
+            ("grads[pkey] = previous + gi", "grads[pkey] = type(previous)(previous._data + gi._data)"),
+        ),
+    ),
+    EngineFault(
+        "recorded_cast_detached",
+        "backward with create_graph: a gradient is cast to its input's dtype on the raw array, not "
+        "by a recorded astype",
+        _patch_function(
+            B._checked_tensor,
+            (
+                "gi = apply(P.ASTYPE, (gi,), (parent._data.dtype,))",
+                "gi = Tensor(gi._data.astype(parent._data.dtype))",
+            ),
+        ),
+    ),
     # forward mode
     EngineFault(
         "tangents_of_first_input_only",
