@@ -181,9 +181,8 @@ def _jvp_ignores_input(i: int) -> Callable[[Primitive], dict]:
     return patch
 
 
-#: Unary linear ops whose JVP "not applied" is an equivalent mutant: their forward map is the
-#: identity on values (``identity``; ``astype``, whose tangent the engine casts to the output's
-#: dtype anyway), so returning the tangent unchanged computes exactly what the rule does.
+#: Unary linear ops whose JVP "not applied" is an equivalent mutant (see :data:`EQUIVALENT`):
+#: their forward map is the identity on values.
 JVP_NOT_APPLIED_EQUIVALENT = frozenset({"identity", "astype"})
 
 
@@ -506,15 +505,20 @@ _FAULTS = [
     ),
 ]
 
-#: Engine slips left out as equivalent mutants, with the reason:
-#:
-#: * The cap on visible levels ignored (``_visible_levels`` without ``level <= cap``): a JVP rule
-#:   of level L then also pushes level-L (and inner) tangents through its own operations, which
-#:   gives the tangent a tangent of its own level (an ε_L² term). No value ever reads it: a level's
-#:   tangent is computed from the values of the inputs' tangents, and the term vanishes when the
-#:   level closes. The values stay right (the suite passes); only the cost grows, about 20 times
-#:   on the higher-order tests. Perturbation confusion proper is ``levels_confused``.
-EQUIVALENT = ("level_cap_ignored",)
+#: Mutants left out as equivalent (they compute what the engine computes), with the reason.
+EQUIVALENT: dict[str, str] = {
+    "identity:jvp_not_applied": "identity's forward is the identity on values: returning the tangent "
+    "unchanged is what its JVP computes.",
+    "astype:jvp_not_applied": "the tangent returned uncast equals the cast one in value; on arrays the "
+    "engine casts every tangent to its output's dtype, so only a nested level's tangent (a tensor, "
+    "not cast) could differ, and only in dtype, not in value.",
+    "engine:level_cap_ignored": "with the cap on visible levels ignored, a JVP rule of level L also "
+    "pushes level-L (and inner) tangents through its own operations, which gives the tangent a "
+    "tangent of its own level (an ε_L² term). No value ever reads it: a level's tangent is computed "
+    "from the values of the inputs' tangents, and the term is dropped when the level closes. The "
+    "suite passes and only the cost grows (about 20 times on the higher-order tests); perturbation "
+    "confusion proper is `engine:levels_confused`.",
+}
 
 #: The engine's faults, by name.
 ENGINE: dict[str, EngineFault] = {fault.name: fault for fault in _FAULTS}

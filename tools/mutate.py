@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.engine_mutants import ENGINE, ENGINE_TARGET
+from tools.engine_mutants import ENGINE, ENGINE_TARGET, EQUIVALENT
 from tools.mutant_plugin import ENV
 from tools.mutants import all_mutants, faults_for
 
@@ -181,6 +181,23 @@ def table(outcomes: list[Outcome]) -> str:
     return "\n".join(rows)
 
 
+#: What a mutant changes, for the report's summary.
+CATEGORIES = ("derivative rule (VJP/JVP)", "recording pass", "forward function", "JVP structure", "engine")
+
+
+def category(o: Outcome) -> str:
+    """Which part of the engine mutant ``o`` changes (one of :data:`CATEGORIES`)."""
+    if o.primitive == ENGINE_TARGET:
+        return "engine"
+    if o.fault.startswith("forward"):
+        return "forward function"
+    if o.fault.startswith("jvp_") and o.fault != "jvp_scaled":
+        return "JVP structure"
+    if o.fault == "reads_raw":
+        return "recording pass"
+    return "derivative rule (VJP/JVP)"
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -195,7 +212,8 @@ def markdown(outcomes: list[Outcome], tests: list[str], wall_seconds: float, job
         "fault injected into the engine (a derivative rule, a forward function, the structure of a JVP",
         "rule, or the engine's machinery; `tools/mutants.py`, `tools/engine_mutants.py`), and the test",
         "suite is run against it in a fresh interpreter, stopping at the first failure. A mutant is",
-        "*killed* when a test fails; the killing test is the first one that failed.",
+        "*killed* when a test fails; the killing test is the first one that failed. Each mutant runs",
+        "in two stages: the quick test modules first and, only if it survives them, all the others.",
         "",
         f"**{_summary(outcomes)}** ({by_verdict['survived']} survived, {by_verdict['error']} errors), "
         f"in {wall_seconds / 60:.1f} minutes of wall time with {jobs} jobs.",
@@ -206,6 +224,14 @@ def markdown(outcomes: list[Outcome], tests: list[str], wall_seconds: float, job
         + " (the notebooks run in a kernel of their own, where no fault is injected; the tool's own",
         "tests inject faults themselves).",
         "",
+        "| what is mutated | mutants | killed |",
+        "|---|---:|---:|",
+        *(
+            f"| {what} | {sum(1 for o in outcomes if category(o) == what)} "
+            f"| {sum(1 for o in outcomes if category(o) == what and o.killed)} |"
+            for what in CATEGORIES
+        ),
+        "",
         "| target | fault | what is wrong | verdict | time | first failing test |",
         "|---|---|---|---|---:|---|",
     ]
@@ -214,6 +240,8 @@ def markdown(outcomes: list[Outcome], tests: list[str], wall_seconds: float, job
             f"| {_cell(o.primitive)} | `{o.fault}` | {_cell(describe(o.primitive, o.fault))} | {o.verdict} "
             f"| {o.seconds:.1f}s | {_cell(o.detail)} |"
         )
+    lines += ["", "## Equivalent mutants, left out", ""]
+    lines += [f"- `{name}`: {reason}" for name, reason in EQUIVALENT.items()]
     return "\n".join(lines) + "\n"
 
 
