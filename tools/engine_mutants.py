@@ -12,13 +12,16 @@ other places that a test of the VJP rules alone never sees, and each gets faults
   inputs that ignores one input's tangent (a term dropped from ``f(ẋ, y) + f(x, ẏ)``).
 * **The engine's machinery** (:data:`ENGINE`, target ``engine``): backward's accumulation,
   constant copying, the mutation and consumed-graph checks, broadcasting, dtype casts, the
-  retry after a failed sweep, the per-level visibility of tangents, ``create_graph``,
-  ``retain_grad``. Each is a monkeypatch: a function of the engine replaced by a copy of its
-  own source with one line changed (:func:`source_patched`), or by a small wrapper, and put back
-  on exit. Every module that holds a reference to the function sees the faulty one.
+  retry after a failed sweep, recording and grad mode, ``retain_grad``, the recording pass of
+  higher derivatives (``create_graph`` dropped, a sum or a cast done on raw arrays) and the
+  levels of forward mode (perturbation confusion). Each is a monkeypatch: a function of the
+  engine replaced by a copy of its own source with one line changed (:func:`source_patched`),
+  or by a small wrapper, and put back on exit. Every module that holds a reference to the
+  function sees the faulty one.
 
 Every fault is a plausible slip that computes something, not a crash: a wrong number with no
-error is what the suite has to catch.
+error is what the suite has to catch. Mutants that compute exactly what the engine computes
+(equivalent mutants) are left out, each with its reason in :data:`EQUIVALENT`.
 """
 
 from __future__ import annotations
