@@ -19,8 +19,8 @@ other places that a test of the VJP rules alone never sees, and each gets faults
   or by a small wrapper, and put back on exit. Every module that holds a reference to the
   function sees the faulty one.
 
-Every fault is a plausible slip that computes something, not a crash: a wrong number with no
-error is what the suite has to catch. Mutants that compute exactly what the engine computes
+Every fault is a plausible slip, not a deliberate crash: most compute a wrong number with no
+error, which is what the suite has to catch. Mutants that compute exactly what the engine computes
 (equivalent mutants) are left out, each with its reason in :data:`EQUIVALENT`.
 """
 
