@@ -7,12 +7,15 @@ import warnings
 import numpy as np
 import pytest
 
+import autograd
 import nn
-from autograd import PRIMITIVES, Tensor, apply, gradients
+from autograd import PRIMITIVES, Tensor, apply, gradients, no_grad
 from autograd.checks import GradcheckError, gradcheck
 from autograd.primitives import evaluate
+from autograd.state import observing
 from tests.primitive_cases import CASES
 from tests.referees import dot_product_gap, numerical_vjp, reverse_vjp
+from tools.engine_mutants import ENGINE, ENGINE_TARGET, source_patched
 from tools.mutants import RECORDING, all_mutants, injected
 from tools.mutate import run_mutant, run_suite
 
@@ -317,6 +320,165 @@ def _second_order(prim, case, g):
     return np.concatenate([np.zeros(x.size) if d is None else d.data.reshape(-1) for d, x in zip(grads, xs)])
 
 
+PRIMITIVE_MUTANTS = [m for m in all_mutants() if m[0] != ENGINE_TARGET]
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b)
+    return type(a) is type(b) and a == b
+
+
+def _error(f) -> str | None:
+    """The type of error ``f()`` raises, or None."""
+    try:
+        f()
+    except Exception as error:  # noqa: BLE001 - any error is an observable here
+        return type(error).__name__
+    return None
+
+
+def _engine_observables() -> dict:
+    """What a small fixed program shows of the engine: gradients (values and dtypes), whether
+    arrays are shared, tangents, and which misuses raise. Each entry is computed apart, so a
+    fault that breaks one leaves the others comparable. The engine is reached through the
+    ``autograd`` package's attributes, which an injected fault replaces."""
+    seen: dict = {}
+
+    def shared_sums():
+        a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
+        seed = np.array([1.0, 1.0])
+        ((a + b) + a).backward(seed)
+        shared = np.shares_memory(a.grad, b.grad) or np.shares_memory(b.grad, seed)
+        return seed.copy(), a.grad, b.grad, bool(shared)
+
+    def square():
+        x = Tensor([1.0, -2.0], requires_grad=True)
+        (x * x).sum().backward()
+        first = x.grad
+        (x * 3.0).sum().backward()
+        return first.copy(), x.grad
+
+    def constant():
+        c, x = np.array([2.0, 3.0]), Tensor([1.0, 1.0], requires_grad=True)
+        loss = (x * c).sum()
+        c[:] = 100.0
+        loss.backward()
+        return x.grad
+
+    def replaced():
+        x = Tensor([1.0, 2.0], requires_grad=True)
+        loss = (x * x).sum()
+        x.data = np.array([5.0, 5.0])
+        return _error(loss.backward)
+
+    def twice(retain):
+        x = Tensor([1.0, 2.0], requires_grad=True)
+        loss = (x * x).sum()
+        loss.backward(retain_graph=retain)
+        return _error(loss.backward), x.grad
+
+    def retry():
+        class InterruptSecondVjp:
+            calls = 0
+
+            def on_apply(self, prim, inputs, out):
+                pass
+
+            def on_backward(self, root):
+                pass
+
+            def on_vjp(self, node, i, g):
+                self.calls += 1
+                if self.calls == 2:
+                    raise KeyError("interrupted")
+
+        x = Tensor([1.0, 2.0], requires_grad=True)
+        loss = (x * x).exp().sum()
+        with observing(InterruptSecondVjp()):
+            first = _error(loss.backward)
+        return first, _error(loss.backward), x.grad
+
+    def broadcasts():
+        rng = np.random.default_rng(0)
+        b = Tensor(rng.standard_normal(3), requires_grad=True)
+        (b * rng.standard_normal((2, 4, 3))).sum().backward()
+        bias = Tensor(np.ones((3, 1)), requires_grad=True)
+        w = Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+        (w + bias).exp().sum().backward()
+        return b.grad, bias.grad
+
+    def dtypes():
+        x = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+        (x * np.array([0.1, 0.2])).sum().backward()
+        return x.grad
+
+    def tangent_dtype():
+        class Applied:
+            def __init__(self):
+                self.names = []
+
+            def on_apply(self, prim, inputs, out):
+                self.names.append(prim.name)
+
+            def on_backward(self, root):
+                pass
+
+            def on_vjp(self, node, i, g):
+                pass
+
+        applied = Applied()
+        with observing(applied):
+            x = np.array(0.5, dtype=np.float32)
+            _, tangent = autograd.jvp(lambda t: (t * t).exp().log(), (x,), (np.array(2.0),))
+        return np.asarray(tangent).dtype.name, tuple(applied.names)
+
+    def recording():
+        x = Tensor([1.0, 2.0], requires_grad=True)
+        (Tensor([3.0, -4.0]) * x).sum().backward()
+        with no_grad():
+            recorded = (x * x).requires_grad
+        h = Tensor([0.5, 1.5], requires_grad=True)
+        mid = (h * h).retain_grad()
+        mid.sum().backward()
+        return x.grad, recorded, mid.grad
+
+    def second_order():
+        h = Tensor(np.array([0.5, 1.5], dtype=np.float32), requires_grad=True)
+        y = h * Tensor([1.0, 2.0])  # float64: its gradient is cast on the way into h
+        (g,) = autograd.gradients((y * y * y).sum(), h, create_graph=True)
+        (second,) = autograd.gradients(g.sum(), h)
+        return g.requires_grad, g.dtype.name, second.data
+
+    def tangents():
+        c = Tensor([2.0, -1.0])
+        _, first = autograd.jvp(lambda x: c * x, (np.array([1.0, 2.0]),), (np.array([1.0, 1.0]),))
+        return first
+
+    def confusion():
+        # Siskind and Pearlmutter: d/dx [x · d/dy (x + y)] is 1, not 2.
+        inner = lambda x: autograd.jvp(lambda y: x + y, (np.array(1.0),), (np.array(1.0),))[1]  # noqa: E731
+        return np.asarray(autograd.jvp(lambda x: x * inner(x), (np.array(1.0),), (np.array(1.0),))[1])
+
+    for key, f in [
+        ("shared_sums", shared_sums), ("square", square), ("constant", constant), ("replaced", replaced),
+        ("twice", lambda: twice(False)), ("twice_retained", lambda: twice(True)), ("retry", retry),
+        ("broadcasts", broadcasts), ("dtypes", dtypes), ("tangent_dtype", tangent_dtype),
+        ("recording", recording), ("second_order", second_order), ("tangents", tangents),
+        ("confusion", confusion),
+    ]:
+        # A fault may also warn (a cut graph); the values, not the warnings, are compared.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                seen[key] = f()
+            except Exception as error:  # noqa: BLE001 - the error is what is observed
+                seen[key] = f"raised {type(error).__name__}"
+    return seen
+
+
 class TestMutantsAreCaught:
     def test_scaled_exp_vjp_fails_gradcheck_and_is_undone(self):
         """exp's VJP scaled by 1.01 fails gradcheck; the rule is restored on exit."""
@@ -353,14 +515,17 @@ class TestMutantsAreCaught:
             with injected(name, "jvp_scaled"):
                 assert dot_product_gap(f, arrays, u, vs) > 1e-4
 
-    @pytest.mark.parametrize("mutant", all_mutants(), ids=lambda m: f"{m[0]}:{m[1]}")
+    @pytest.mark.parametrize("mutant", PRIMITIVE_MUTANTS, ids=lambda m: f"{m[0]}:{m[1]}")
     def test_every_fault_changes_a_rule_on_the_core_cases(self, mutant):
-        """Each fault of the catalogue changes (or breaks) its rule on one of the core shape cases."""
+        """Each fault of the catalogue changes (or breaks) its rule, or its forward value, on one
+        of the core shape cases."""
         name, fault = mutant
         prim = PRIMITIVES[name]
         changed = False
-        for case in (c for c in CASES if c.name == name):
-            xs = case.inputs(seed=3)
+        # A forward slip may show only in the dtype (a cast forgotten): try float32 inputs too.
+        dtypes = (np.float64, np.float32) if fault.startswith("forward") else (np.float64,)
+        for case, dtype in ((c, d) for c in CASES if c.name == name for d in dtypes):
+            xs = case.inputs(seed=3, dtype=dtype)
             ans, static = evaluate(prim, xs, case.static)
             rng = np.random.default_rng(4)
             g = rng.standard_normal(ans.shape)
@@ -376,17 +541,40 @@ class TestMutantsAreCaught:
                     break
                 continue
             args = (ans, *xs, *static)
-            original = _rules(prim, g, dots, args)
+            original = [ans, *_rules(prim, g, dots, args)]
             with injected(name, fault):
                 try:
-                    faulty = _rules(prim, g, dots, args)
+                    faulty_ans, _ = evaluate(prim, xs, case.static)
+                    faulty = [faulty_ans, *_rules(prim, g, dots, args)]
                 except (ValueError, IndexError):
                     changed = True  # a mis-shaped rule: NumPy refuses it
                     break
-            if any(np.shape(a) != np.shape(b) or not np.array_equal(a, b) for a, b in zip(original, faulty)):
+            if any(
+                np.shape(a) != np.shape(b)
+                or np.asarray(a).dtype != np.asarray(b).dtype
+                or not np.array_equal(a, b)
+                for a, b in zip(original, faulty)
+            ):
                 changed = True
                 break
         assert changed, f"{name}:{fault} computes the same as the real rule on every core case"
+
+    @pytest.mark.parametrize("fault", sorted(ENGINE))
+    def test_every_engine_fault_changes_what_a_small_program_observes(self, fault):
+        """Each engine fault changes a value, a dtype, an aliasing or an error of
+        :func:`_engine_observables`, and is undone on exit."""
+        clean = _engine_observables()
+        with injected(ENGINE_TARGET, fault):
+            faulty = _engine_observables()
+        changed = [key for key in clean if not _same(clean[key], faulty[key])]
+        assert changed, f"engine:{fault} leaves every observable of the small program as it was"
+        restored = _engine_observables()
+        assert all(_same(clean[key], restored[key]) for key in clean), f"engine:{fault} was not undone"
+
+    def test_a_fault_whose_line_is_gone_raises_rather_than_injects_nothing(self):
+        """A source patch must find its line exactly once: an engine change is reported, loudly."""
+        with pytest.raises(LookupError, match="occurs 0 times"):
+            source_patched(_same, ("no such line", "pass"))
 
     def test_a_mutant_run_in_a_subprocess_is_killed(self):
         """The mutation runner injects a fault in a fresh interpreter and sees the suite fail."""

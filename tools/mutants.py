@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -268,17 +269,31 @@ def faults_for(name: str) -> dict[str, Fault]:
     faults[structural.name] = structural
     if name in RECORDING:
         faults[RECORDING[name].name] = RECORDING[name]
+    # The forward and JVP faults, by the primitive's kind (tools.engine_mutants).
+    from tools.engine_mutants import kind_faults
+
+    faults.update(kind_faults(PRIMITIVES[name]))
     return faults
 
 
 def all_mutants() -> list[tuple[str, str]]:
-    """Every (primitive, fault) pair, in the order of the primitive table."""
-    return [(name, fault) for name in PRIMITIVES for fault in faults_for(name)]
+    """Every (primitive, fault) pair, in the order of the primitive table, then the engine's
+    faults as ``("engine", fault)`` pairs (tools.engine_mutants)."""
+    from tools.engine_mutants import engine_mutants
+
+    return [(name, fault) for name in PRIMITIVES for fault in faults_for(name)] + engine_mutants()
 
 
 @contextlib.contextmanager
-def injected(name: str, fault: str) -> Iterator[Primitive]:
-    """Swap ``fault`` into primitive ``name`` for the duration of the block."""
+def injected(name: str, fault: str) -> Iterator[Any]:
+    """Swap ``fault`` into primitive ``name`` (or into the engine, ``name`` "engine") for the
+    duration of the block."""
+    from tools.engine_mutants import ENGINE_TARGET, engine_injected
+
+    if name == ENGINE_TARGET:
+        with engine_injected(fault) as chosen:
+            yield chosen
+        return
     prim = PRIMITIVES[name]
     try:
         patch = faults_for(name)[fault].patch(prim)
@@ -302,7 +317,7 @@ def injected(name: str, fault: str) -> Iterator[Primitive]:
 _PERMANENT: list = []
 
 
-def inject(spec: str) -> Primitive:
+def inject(spec: str) -> Any:
     """Apply ``"name:fault"`` for the rest of the process (used by the pytest plugin)."""
     name, _, fault = spec.partition(":")
     manager = injected(name, fault)
