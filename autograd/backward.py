@@ -115,11 +115,13 @@ def _accumulate_leaf(leaf, g, owned: bool = False) -> None:
     # .grad must be the leaf's own array. A rule may hand the same array to several inputs
     # (add's dx = dy = g) or return a read-only view (broadcasts): such a gradient is copied.
     # An ``owned`` one was made by this backward pass for this leaf alone, so it is adopted.
-    if leaf.grad is None:
-        leaf.grad = g if owned else np.array(g, dtype=leaf._data.dtype, copy=True)
+    # The engine's gradients have the leaf's shape and dtype (checked where they cross an edge),
+    # so they are stored without the checks of a user's ``t.grad = ...``.
+    if leaf._grad is None:
+        leaf._grad = g if owned else np.array(g, dtype=leaf._data.dtype, copy=True)
     else:
         # Out of place: a caller may still hold the previous .grad array.
-        leaf.grad = np.asarray(leaf.grad + g)
+        leaf._grad = np.asarray(leaf._grad + g)
 
 
 def _consumers(roots: Sequence, needed: set | None) -> dict:

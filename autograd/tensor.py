@@ -107,7 +107,7 @@ class Tensor:
     @property
     def data(self) -> np.ndarray:
         """The values, as a read-only array (copy it to modify it)."""
-        if _thread.s.recorder is not None:
+        if state.customized and _thread.s.recorder is not None:
             raise _concretization(".data read")
         array = self._data
         if array.flags.writeable:
@@ -129,7 +129,7 @@ class Tensor:
         its gradients, and another shape or dtype would no longer match its ``.grad`` or an
         optimizer's moments, so they raise (cast the values, or make a new ``Tensor``).
         """
-        if _thread.s.recorder is not None:
+        if state.customized and _thread.s.recorder is not None:
             raise _concretization("replacing a tensor's data (.data = ... / assign())")
         if value.__class__ is _ndarray and value.dtype.kind in _NUMERIC_KINDS:
             array = value.copy(order="K") if copy else value
@@ -138,7 +138,9 @@ class Tensor:
             python = self._requires_grad and not isinstance(value, (np.ndarray, np.generic, Tensor))
             array = _to_array("Tensor.data", value, self._data.dtype if python else None, copy=True)
         if self._requires_grad:
-            _check_replacement(self, array)
+            data = self._data
+            if array.dtype != data.dtype or array.shape != data.shape:
+                _check_replacement(self, array)
         array.flags.writeable = False
         self._data = array
         with _CLOCK_LOCK:  # two threads' "+= 1" could otherwise both write the same (or an older) value
@@ -223,7 +225,7 @@ class Tensor:
 
     def item(self) -> float:
         """The value of a single-element tensor, as a Python number."""
-        if _thread.s.recorder is not None:
+        if state.customized and _thread.s.recorder is not None:
             raise _concretization(".item()")
         if self._data.size != 1:
             raise ValueError(
@@ -234,7 +236,7 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The values as a read-only array, shared with the tensor (no copy)."""
-        if _thread.s.recorder is not None:
+        if state.customized and _thread.s.recorder is not None:
             raise _concretization(".numpy()")
         return self.data
 
@@ -260,7 +262,7 @@ class Tensor:
 
     def __bool__(self) -> bool:
         """The truth of a one-element tensor (NumPy's rule: ambiguous for anything larger)."""
-        if _thread.s.recorder is not None:
+        if state.customized and _thread.s.recorder is not None:
             raise _concretization("bool() of a tensor (Python control flow on tensor values)")
         size = self._data.size
         if size != 1:

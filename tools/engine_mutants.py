@@ -337,7 +337,7 @@ _FAULTS = [
         "backward: a leaf's .grad is replaced by the new gradient instead of accumulated",
         _patch_function(
             B._accumulate_leaf,
-            ("leaf.grad = np.asarray(leaf.grad + g)", "leaf.grad = np.array(g, dtype=leaf._data.dtype)"),
+            ("leaf._grad = np.asarray(leaf._grad + g)", "leaf._grad = np.array(g, dtype=leaf._data.dtype)"),
         ),
     ),
     EngineFault(
@@ -346,15 +346,15 @@ _FAULTS = [
         _patch_function(
             B._accumulate_leaf,
             (
-                "leaf.grad = np.asarray(leaf.grad + g)",
-                "np.add(leaf.grad, g, out=leaf.grad, casting='unsafe')",
+                "leaf._grad = np.asarray(leaf._grad + g)",
+                "np.add(leaf._grad, g, out=leaf._grad, casting='unsafe')",
             ),
         ),
     ),
     EngineFault(
         "leaf_grad_shared",
         "backward: a leaf adopts the gradient array without a copy even when it is not its own",
-        _patch_function(B._accumulate_leaf, ("leaf.grad = g if owned else", "leaf.grad = g if True else")),
+        _patch_function(B._accumulate_leaf, ("leaf._grad = g if owned else", "leaf._grad = g if True else")),
     ),
     # constants
     EngineFault(
