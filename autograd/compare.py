@@ -37,6 +37,7 @@ from .fused import softmax_cross_entropy
 from .second_order import HvpComparison, compare_hvp_modes, hvp_markdown, hvp_table
 from .state import no_grad
 from .tensor import Tensor
+from .timing import best_seconds
 
 
 @dataclass(frozen=True)
@@ -85,17 +86,6 @@ def _max_abs_diff(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:
     return max((float(np.max(np.abs(x - y))) for x, y in zip(a, b) if x.size), default=0.0)
 
 
-def _seconds(run: Callable[[], Any], repeats: int, budget: float = 0.05) -> float:
-    """The best of up to ``repeats`` runs; a run longer than ``budget`` seconds is not repeated
-    (noise matters for short runs only)."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-        if best > budget:
-            break
-    return best
 
 
 def compare_modes(
@@ -125,8 +115,8 @@ def compare_modes(
         n_outputs=n_outputs,
         forward_sweeps=counted_forward.forward_sweeps,
         reverse_sweeps=counted_reverse.reverse_sweeps,
-        forward_seconds=_seconds(lambda: forward(*xs), repeats),
-        reverse_seconds=_seconds(lambda: reverse(*xs), repeats),
+        forward_seconds=best_seconds(lambda: forward(*xs), repeats),
+        reverse_seconds=best_seconds(lambda: reverse(*xs), repeats),
         forward_ops=counted_forward.primitive_calls,
         reverse_ops=counted_reverse.primitive_calls,
         forward_flops=counted_forward.total_flops,
@@ -141,7 +131,7 @@ def compare_modes(
             sparse_sweeps=counted_sparse.forward_sweeps,
             sweeps_saved=counted_forward.forward_sweeps - counted_sparse.forward_sweeps,
             sparse_ops=counted_sparse.primitive_calls,
-            sparse_seconds=_seconds(lambda: colouring(*xs), repeats),
+            sparse_seconds=best_seconds(lambda: colouring(*xs), repeats),
             sparse_max_abs_diff=_max_abs_diff(j_sparse, j_forward),
         )
     return Comparison(**fields)

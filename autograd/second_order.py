@@ -18,7 +18,6 @@ primitive calls, from :mod:`autograd.counters`), times it, and measures its peak
 
 from __future__ import annotations
 
-import time
 import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import numpy as np
 from .counters import count
 from .functional import HVP_MODES, grad, hvp
 from .tensor import Tensor
+from .timing import best_seconds
 
 #: What theory predicts for the sweeps of each route: (forward, reverse), ``n`` the input size.
 PREDICTED_SWEEPS: dict[str, Callable[[int], tuple[int, int]]] = {
@@ -71,15 +71,6 @@ class HvpComparison:
         return self.seconds / self.gradient_seconds if self.gradient_seconds else float("nan")
 
 
-def _best_seconds(run: Callable[[], Any], repeats: int, budget: float = 0.5) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-        if best > budget:
-            break
-    return best
 
 
 def _peak_bytes(run: Callable[[], Any]) -> int:
@@ -105,14 +96,14 @@ def compare_hvp_modes(
     """
     x = np.asarray(x.data if isinstance(x, Tensor) else x)
     v = np.asarray(v.data if isinstance(v, Tensor) else v)
-    gradient_seconds = _best_seconds(lambda: grad(f)(x), repeats)
+    gradient_seconds = best_seconds(lambda: grad(f)(x), repeats, budget=0.5)
     results, values, counted = {}, {}, {}
     for mode in modes:
         with count() as c:
             values[mode] = np.asarray(hvp(f, x, v, mode=mode))
         counted[mode] = c
         results[mode] = (
-            _best_seconds(lambda mode=mode: hvp(f, x, v, mode=mode), repeats),
+            best_seconds(lambda mode=mode: hvp(f, x, v, mode=mode), repeats, budget=0.5),
             _peak_bytes(lambda mode=mode: hvp(f, x, v, mode=mode)),
         )
     reference = values.get("fwd-over-rev")

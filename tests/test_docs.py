@@ -71,13 +71,13 @@ def test_the_scan_reads_the_places_that_cite():
 def test_a_missing_document_is_caught(tmp_path):
     """A citation of a file that is not there does not resolve (the check can fail)."""
     page = tmp_path / "page.md"
-    page.write_text("See MATH.md and [the notes](notes/missing.md), not https://x.org/a.md.\n")
+    page.write_text("See Missing.md and [the notes](notes/missing.md), not https://x.org/a.md.\n")
     found = cited_documents(page)
-    assert found == ["MATH.md", "notes/missing.md"]
+    assert found == ["Missing.md", "notes/missing.md"]
     assert not any(resolves(c, page) for c in found)
     module = tmp_path / "module.py"
-    module.write_text('"""As MATH.md says."""\n\nNAME = "data.md"  # see notes/missing.md\n')
-    assert cited_documents(module) == ["MATH.md", "notes/missing.md"]
+    module.write_text('"""As Missing.md says."""\n\nNAME = "data.md"  # see notes/missing.md\n')
+    assert cited_documents(module) == ["Missing.md", "notes/missing.md"]
 
 
 def test_every_cited_document_exists():
