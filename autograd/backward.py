@@ -331,27 +331,35 @@ def _sweep(roots: tuple, seeds: tuple, inputs, tensors: bool, retain_graph: bool
     leaves)``: the gradients by id (for ``inputs``, or for the leaves), the ids whose array was
     made by this sweep, and the leaves by id in the order their first gradient arrived.
     """
-    needed = None if inputs is None else _needed(roots, inputs)
-    wanted = None if inputs is None else {id(t) for t in inputs}
-    counts = _consumers(roots, needed)
-    grads: dict = {}
     owned = set()  # ids of the tensors whose entry in grads is this sweep's own array
     leaves = {}  # id -> leaf, in the order their first gradient arrived
     results: dict = {}
-    ready = []
-    for root, seed in zip(roots, seeds):
-        key = id(root)
-        if key in grads:
-            grads[key] = grads[key] + seed
-        else:
-            grads[key] = seed
-            if root._prim is None:
-                leaves[key] = root
-    queued = set()
-    for root in roots:
-        if counts[id(root)] == 0 and id(root) not in queued and root._prim is not None:
-            queued.add(id(root))
-            ready.append(root)
+    if inputs is None and len(roots) == 1:
+        # backward(): one recorded root, every leaf wanted (the first-order hot path).
+        needed = wanted = None
+        root = roots[0]
+        counts = _consumers(roots, None)
+        grads: dict = {id(root): seeds[0]}
+        ready = [root]
+    else:
+        needed = None if inputs is None else _needed(roots, inputs)
+        wanted = None if inputs is None else {id(t) for t in inputs}
+        counts = _consumers(roots, needed)
+        grads = {}
+        ready = []
+        for root, seed in zip(roots, seeds):
+            key = id(root)
+            if key in grads:
+                grads[key] = grads[key] + seed
+            else:
+                grads[key] = seed
+                if root._prim is None:
+                    leaves[key] = root
+        queued = set()
+        for root in roots:
+            if counts[id(root)] == 0 and id(root) not in queued and root._prim is not None:
+                queued.add(id(root))
+                ready.append(root)
     observed = _thread.s.observed
     token = object()  # this sweep's mark on the nodes it consumes
     try:
