@@ -111,6 +111,30 @@ def _edge_error(node, index, parent, g) -> Exception:
     )
 
 
+def _consumed_error(node) -> Exception:
+    return RuntimeError(
+        f"backward: the graph through this {node._prim.name} node (output shape "
+        f"{node._data.shape}) was already used by a backward pass; pass "
+        "retain_graph=True to the first backward to run backward through it again"
+    )
+
+
+def _output_modified_error(node) -> Exception:
+    return RuntimeError(
+        f"{node._prim.name} backward: its output (shape {node._data.shape}) was modified "
+        "after this node was recorded, so the gradient would be wrong; recompute the "
+        "forward pass"
+    )
+
+
+def _input_modified_error(node, index, parent) -> Exception:
+    return RuntimeError(
+        f"{node._prim.name} backward: input {index} (shape {parent._data.shape}) was "
+        "modified after this node was recorded, so its gradient would be wrong; "
+        "recompute the forward pass after changing the data"
+    )
+
+
 def _accumulate_leaf(leaf, g, owned: bool = False) -> None:
     # .grad must be the leaf's own array. A rule may hand the same array to several inputs
     # (add's dx = dy = g) or return a read-only view (broadcasts): such a gradient is copied.
@@ -371,11 +395,7 @@ def _sweep(roots: tuple, seeds: tuple, inputs, tensors: bool, retain_graph: bool
             g = grads.pop(key)
             owned.discard(key)
             if node._consumed:
-                raise RuntimeError(
-                    f"backward: the graph through this {node._prim.name} node (output shape "
-                    f"{node._data.shape}) was already used by a backward pass; pass "
-                    "retain_graph=True to the first backward to run backward through it again"
-                )
+                raise _consumed_error(node)
             if node._retains_grad:
                 _accumulate_leaf(node, g._data if tensors else g)
             parents = node._parents
@@ -383,11 +403,7 @@ def _sweep(roots: tuple, seeds: tuple, inputs, tensors: bool, retain_graph: bool
             # The rules read the output and every input, tracked or not (exp's g * ans, mul's
             # g * y), so a replacement of any of them after recording would give a wrong gradient.
             if node._mutated_at > clock:
-                raise RuntimeError(
-                    f"{node._prim.name} backward: its output (shape {node._data.shape}) was modified "
-                    "after this node was recorded, so the gradient would be wrong; recompute the "
-                    "forward pass"
-                )
+                raise _output_modified_error(node)
             if tensors:
                 ans = node
                 args = (*parents, *node._static)
@@ -400,11 +416,7 @@ def _sweep(roots: tuple, seeds: tuple, inputs, tensors: bool, retain_graph: bool
             vjps = node._prim.vjps
             for i, parent in enumerate(parents):
                 if parent._mutated_at > clock:
-                    raise RuntimeError(
-                        f"{node._prim.name} backward: input {i} (shape {parent._data.shape}) was "
-                        "modified after this node was recorded, so its gradient would be wrong; "
-                        "recompute the forward pass after changing the data"
-                    )
+                    raise _input_modified_error(node, i, parent)
                 if not parent._requires_grad:
                     continue
                 pkey = id(parent)

@@ -381,7 +381,15 @@ class Recorder:
         if root._prim is None:
             self._accumulate_leaf(root, seed, False)
             return
-        from .backward import _consumers, _edge_error, _is_operand, _unconsume
+        from .backward import (
+            _consumed_error,
+            _consumers,
+            _edge_error,
+            _input_modified_error,
+            _is_operand,
+            _output_modified_error,
+            _unconsume,
+        )
 
         counts = _consumers((root,), None)
         grads: dict = {id(root): seed}
@@ -397,11 +405,7 @@ class Recorder:
                 g = grads.pop(key)
                 owned.discard(key)
                 if node._consumed:
-                    raise RuntimeError(
-                        f"backward: the graph through this {node._prim.name} node (output shape "
-                        f"{node._data.shape}) was already used by a backward pass; pass "
-                        "retain_graph=True to the first backward to run backward through it again"
-                    )
+                    raise _consumed_error(node)
                 if node._retains_grad:
                     raise ConcretizationError(
                         "retain_grad() inside a compiled function: the replay keeps no intermediate "
@@ -410,10 +414,7 @@ class Recorder:
                 parents = node._parents
                 clock = node._clock
                 if node._mutated_at > clock:
-                    raise RuntimeError(
-                        f"{node._prim.name} backward: its output (shape {node._data.shape}) was "
-                        "modified after this node was recorded, so the gradient would be wrong"
-                    )
+                    raise _output_modified_error(node)
                 ans = node._data
                 static = node._static
                 xs = [p._data for p in parents]
@@ -421,10 +422,7 @@ class Recorder:
                 vjps = node._prim.vjps
                 for i, parent in enumerate(parents):
                     if parent._mutated_at > clock:
-                        raise RuntimeError(
-                            f"{node._prim.name} backward: input {i} (shape {parent._data.shape}) was "
-                            "modified after this node was recorded, so its gradient would be wrong"
-                        )
+                        raise _input_modified_error(node, i, parent)
                     if not parent.requires_grad:
                         continue
                     pkey = id(parent)
