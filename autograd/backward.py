@@ -5,17 +5,20 @@ and each node's VJPs are applied once, after every consumer of its output has co
 its gradient (Kahn's algorithm). Each gradient is checked against the shape of the tensor it
 flows into, at the edge where it crosses.
 
-Two entry points share one sweep, :func:`_sweep`:
+Two entry points, two sweeps of the same walk:
 
-* :func:`backward` (``y.backward()``) accumulates ``d y / d leaf`` into every leaf's ``.grad``.
-  Gradients are arrays; contributions are summed into arrays this pass made itself, in place,
-  and a leaf adopts such an array as its ``.grad``: no copy of a gradient is made, and none is
-  ever written into an array a caller or a rule could still hold.
-* :func:`gradients` (``torch.autograd.grad``'s semantics) returns ``d outputs / d inputs`` for
-  the given inputs, leaves or not, and writes no ``.grad``. Only the part of the graph between
-  the outputs and those inputs is walked. With ``create_graph=True`` the VJP rules run on
-  tensors instead of arrays (every rule of the primitive table is written with operations both
-  have), so the gradients are themselves recorded graphs and can be differentiated again.
+* :func:`backward` (``y.backward()``) accumulates ``d y / d leaf`` into every leaf's ``.grad``
+  (:func:`_backward_sweep`, the first-order hot path). Gradients are arrays; contributions are
+  summed into arrays this pass made itself, in place, and a leaf adopts such an array as its
+  ``.grad``: no copy of a gradient is made, and none is ever written into an array a caller or
+  a rule could still hold.
+* :func:`gradients` (``torch.autograd.grad``'s semantics, :func:`_sweep`) returns
+  ``d outputs / d inputs`` for the given inputs, leaves or not, and writes no ``.grad``. Only
+  the part of the graph between the outputs and those inputs is walked. With
+  ``create_graph=True`` the VJP rules run on tensors instead of arrays (every rule of the
+  primitive table is written with operations both have), so the gradients are themselves
+  recorded graphs and can be differentiated again. This sweep serves several roots and selected
+  inputs; ``backward`` has its own, which leaves those out.
 """
 
 from __future__ import annotations
@@ -241,7 +244,98 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
     if root._prim is None:
         _accumulate_leaf(root, seed)
         return
-    grads, owned, leaves = _sweep((root,), (seed,), None, False, retain_graph)
+    _backward_sweep(root, seed, retain_graph)
+
+
+def _backward_sweep(root, seed, retain_graph: bool) -> None:
+    """``backward()``'s sweep: the first-order hot path, on arrays, into every leaf's ``.grad``.
+
+    The walk of :func:`_sweep` without what only ``gradients()`` needs (several roots, selected
+    inputs, rules on tensors): on a small network each check per node is a visible part of a
+    step. Its errors, marks and rules of ownership are those of :func:`_sweep`.
+    """
+    counts = _consumers((root,), None)
+    grads = {id(root): seed}
+    owned = set()  # ids of the tensors whose entry in grads is this sweep's own array
+    leaves = {}  # id -> leaf, in the order their first gradient arrived
+    ready = [root]
+    observed = _thread.s.observed
+    token = object()  # this sweep's mark on the nodes it consumes
+    try:
+        while ready:
+            node = ready.pop()
+            key = id(node)
+            g = grads.pop(key)
+            owned.discard(key)
+            if node._consumed:
+                raise _consumed_error(node)
+            if node._retains_grad:
+                _accumulate_leaf(node, g)
+            parents = node._parents
+            ans = node._data
+            clock = node._clock
+            # The rules read the output and every input, tracked or not (exp's g * ans, mul's
+            # g * y), so a replacement of any of them after recording would give a wrong gradient.
+            if node._mutated_at > clock:
+                raise _output_modified_error(node)
+            if len(parents) == 1:
+                args = (parents[0]._data, *node._static)
+            else:
+                args = (*[p._data for p in parents], *node._static)
+            vjps = node._prim.vjps
+            for i, parent in enumerate(parents):
+                if parent._mutated_at > clock:
+                    raise _input_modified_error(node, i, parent)
+                if not parent._requires_grad:
+                    continue
+                gi = vjps[i](g, ans, *args)
+                if observed:
+                    for observer in _local.observers:
+                        observer.on_vjp(node, i, gi)
+                data = parent._data
+                if gi.shape != data.shape:
+                    raise _edge_error(node, i, parent, gi)
+                if gi.dtype != data.dtype:
+                    gi = gi.astype(data.dtype)
+                    fresh = True
+                else:
+                    # Whether gi is a new array nothing else refers to, safe to adopt or add
+                    # into. Rules return a new array or a shared one (the primitives'
+                    # contract): g itself (add), a view of it (base is set), the output or an
+                    # operand; and an observer may keep what it was shown.
+                    fresh = not (
+                        observed
+                        or gi is g
+                        or gi is ans
+                        or gi.base is not None
+                        or not gi.flags.writeable
+                        or _is_operand(gi, args)
+                    )
+                pkey = id(parent)
+                previous = grads.get(pkey)
+                if previous is None:
+                    grads[pkey] = gi
+                    if fresh:
+                        owned.add(pkey)
+                    if parent._prim is None:
+                        leaves[pkey] = parent
+                elif pkey in owned:
+                    np.add(previous, gi, out=previous)
+                else:
+                    # np.asarray: NumPy gives a scalar, not an array, for the sum of two 0-d arrays.
+                    grads[pkey] = np.asarray(previous + gi)
+                    owned.add(pkey)
+                if parent._prim is not None:
+                    remaining = counts[pkey] - 1
+                    counts[pkey] = remaining
+                    if not remaining:
+                        ready.append(parent)
+            if not retain_graph:
+                node._consumed = token
+    except BaseException:
+        if not retain_graph:
+            _unconsume((root,), token)
+        raise
     for pkey, leaf in leaves.items():
         _accumulate_leaf(leaf, grads[pkey], pkey in owned)
 
@@ -358,32 +452,24 @@ def _sweep(roots: tuple, seeds: tuple, inputs, tensors: bool, retain_graph: bool
     owned = set()  # ids of the tensors whose entry in grads is this sweep's own array
     leaves = {}  # id -> leaf, in the order their first gradient arrived
     results: dict = {}
-    if inputs is None and len(roots) == 1:
-        # backward(): one recorded root, every leaf wanted (the first-order hot path).
-        needed = wanted = None
-        root = roots[0]
-        counts = _consumers(roots, None)
-        grads: dict = {id(root): seeds[0]}
-        ready = [root]
-    else:
-        needed = None if inputs is None else _needed(roots, inputs)
-        wanted = None if inputs is None else {id(t) for t in inputs}
-        counts = _consumers(roots, needed)
-        grads = {}
-        ready = []
-        for root, seed in zip(roots, seeds):
-            key = id(root)
-            if key in grads:
-                grads[key] = grads[key] + seed
-            else:
-                grads[key] = seed
-                if root._prim is None:
-                    leaves[key] = root
-        queued = set()
-        for root in roots:
-            if counts[id(root)] == 0 and id(root) not in queued and root._prim is not None:
-                queued.add(id(root))
-                ready.append(root)
+    needed = None if inputs is None else _needed(roots, inputs)
+    wanted = None if inputs is None else {id(t) for t in inputs}
+    counts = _consumers(roots, needed)
+    grads: dict = {}
+    ready = []
+    for root, seed in zip(roots, seeds):
+        key = id(root)
+        if key in grads:
+            grads[key] = grads[key] + seed
+        else:
+            grads[key] = seed
+            if root._prim is None:
+                leaves[key] = root
+    queued = set()
+    for root in roots:
+        if counts[id(root)] == 0 and id(root) not in queued and root._prim is not None:
+            queued.add(id(root))
+            ready.append(root)
     observed = _thread.s.observed
     token = object()  # this sweep's mark on the nodes it consumes
     try:

@@ -525,8 +525,7 @@ class Recorder:
         entry = self.state_of[id(p)]
         entry[3] = True
         # The update writes into the buffer: ``p`` (a view of it) changes, as after assign().
-        state.mutation_clock += 1
-        p._mutated_at = state.mutation_clock
+        p._mutated_at = state.tick()
         buffer = entry[1]
         self.replay_of[id(buffer)] = buffer
         self.kind[id(buffer)] = _STATE
@@ -900,7 +899,7 @@ class Recording:
             self.check()
         for f, args in self.program:
             f(*args)
-        state.mutation_clock = clock = state.mutation_clock + 1
+        clock = state.tick()
         for t, g, updated in self.after:
             if g is not _KEEP:
                 t.grad = g
@@ -979,7 +978,7 @@ class Compiled:
             recorder.bind_argument(k, array)
             call_args.append(a if isinstance(a, Tensor) else _wrap(array))
         before = _rng_states()
-        state._customize(1)  # the hot path must see this thread's switches while recording
+        state._count_recording(1)  # tensors refuse to give their values while recording
         _local.recorder = recorder
         _local.observed = True
         try:
@@ -987,7 +986,7 @@ class Compiled:
         finally:
             _local.recorder = None
             _local.observed = bool(_local.observers)
-            state._customize(-1)
+            state._count_recording(-1)
         after = _rng_states()
         if not (np.array_equal(before[0], after[0]) and before[1] == after[1]):
             raise ConcretizationError(

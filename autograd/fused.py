@@ -247,7 +247,9 @@ def _ce_forward(z, y):
     # last static argument of the rules), so the VJP that normally follows reuses it.
     logp, a = _softmax_parts(z)
     a.flags.writeable = False
-    if logp.min() > -np.inf:  # no masked class and no NaN (NaN > -inf is False)
+    # No masked class and no NaN (NaN > -inf is False); the ufunc's reduce itself, since the
+    # array method's Python layer costs more than this small reduction.
+    if np.minimum.reduce(logp, None) > -np.inf:
         total = (y * logp).sum()
     else:
         # A logit of -inf (a masked class) has log A = -inf, and 0 · -inf would be NaN: a class
@@ -266,8 +268,11 @@ def _softmax_of(z, a):
 
 def _ce_vjp_z(g, ans, z, y, a):
     # dZ = g (A ⊙ s - Y)/m
-    dz = _softmax_of(z, a) * y.sum(axis=0, keepdims=True) - y
-    return dz * (g * (1.0 / z.shape[1]))
+    # In place on arrays (dz is this rule's own); on tensors ``-=`` and ``*=`` make new nodes.
+    dz = _softmax_of(z, a) * y.sum(axis=0, keepdims=True)
+    dz -= y
+    dz *= g * (1.0 / z.shape[1])
+    return dz
 
 
 def _ce_vjp_y(g, ans, z, y, a):

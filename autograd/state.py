@@ -6,8 +6,8 @@ not see another's operations. Each thread has a :class:`Switches` object, ``thre
 path fetches it once per operation. ``state.local.grad_enabled`` (and reading them as module
 attributes, ``state.grad_enabled``) gives the calling thread's value.
 
-The mutation clock is the one process-wide value: a tensor's data may be replaced in one
-thread and differentiated in another.
+The mutation clock, :func:`tick`, is the one process-wide value: a tensor's data may be
+replaced in one thread and differentiated in another.
 """
 
 from __future__ import annotations
@@ -93,25 +93,26 @@ class _CallingThread:
 
 local = _CallingThread()
 
-#: Switches as every thread starts with them; never changed.
-DEFAULTS = Switches()
-
-#: How many switches of any thread are away from :data:`DEFAULTS` right now (a grad mode
-#: entered, a name scope, an observer). While none is, the hot path uses ``DEFAULTS`` and skips
-#: the per-thread lookup; a thread changes this count before it changes its own switches (and
-#: after it restores them), so a thread that reads 0 has its defaults.
-customized = 0
-_customized_lock = threading.Lock()
+#: How many compiled functions are being recorded right now, in any thread. Reading a tensor's
+#: values is refused only while one is (``compile.Recorder``), and the check costs one global
+#: read while none is. Changed under a lock: recordings are rare.
+recordings = 0
+_recordings_lock = threading.Lock()
 
 
-def _customize(delta: int) -> None:
-    global customized
-    with _customized_lock:
-        customized += delta
+def _count_recording(delta: int) -> None:
+    global recordings
+    with _recordings_lock:
+        recordings += delta
 
-#: Bumped each time a tensor's data is replaced after creation. A node remembers the clock at
-#: its creation, so backward can tell that an input changed under it. Shared by all threads.
-mutation_clock: int = 0
+
+#: The mutation clock: ``next(ticks)`` is a new int, larger than every one drawn before, in any
+#: thread (one C call, atomic under the GIL, so no lock). A recorded node draws one before its
+#: forward reads its inputs, and a tensor whose data is replaced draws one after the new data is
+#: in place: backward through a node raises exactly when an input or its output drew a later
+#: tick, that is, when the node may have seen other values than the tensors hold now.
+ticks = itertools.count(1)
+tick = ticks.__next__
 
 #: Ids of forward-mode levels, increasing, so an inner level always has a larger id.
 _level_ids = itertools.count(1)
@@ -164,7 +165,6 @@ class set_grad_enabled(_Switch):
         self.mode = mode
 
     def _enter(self) -> bool:
-        _customize(1)
         s = thread.s
         previous = s.grad_enabled
         s.grad_enabled = self.mode
@@ -172,7 +172,6 @@ class set_grad_enabled(_Switch):
 
     def _exit(self, saved: bool) -> None:
         thread.s.grad_enabled = saved
-        _customize(-1)
 
 
 class no_grad(set_grad_enabled):
@@ -200,7 +199,6 @@ def is_grad_enabled() -> bool:
 @contextlib.contextmanager
 def observing(observer: Any) -> Iterator:
     """Attach ``observer`` to the engine, in this thread, for the duration of the block."""
-    _customize(1)
     s = thread.s
     s.observers.append(observer)
     s.observed = True
@@ -209,7 +207,6 @@ def observing(observer: Any) -> Iterator:
     finally:
         s.observers.remove(observer)
         s.observed = bool(s.observers) or s.recorder is not None
-        _customize(-1)
 
 
 class name_scope:
@@ -228,7 +225,6 @@ class name_scope:
         self._saved: list = []
 
     def __enter__(self) -> None:
-        _customize(1)
         s = thread.s
         previous = s.scope
         self._saved.append(previous)
@@ -236,7 +232,6 @@ class name_scope:
 
     def __exit__(self, *exc: Any) -> None:
         thread.s.scope = self._saved.pop()
-        _customize(-1)
 
     def __call__(self, function: Any) -> Any:
         """Use as a decorator: each call enters a scope of this name."""

@@ -9,7 +9,6 @@ unbroadcast is ``broadcast_to``'s VJP (``primitives.sum_to``).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from copy import deepcopy as _deepcopy
 from operator import attrgetter as _attrgetter
@@ -22,11 +21,10 @@ from . import state
 from .backward import backward as _backward
 
 _thread = state.thread
-_DEFAULTS = state.DEFAULTS
 
 _ndarray = np.ndarray
-#: Serializes the bumps of ``state.mutation_clock``, which every thread shares.
-_CLOCK_LOCK = threading.Lock()
+_TICKS = state.ticks
+_next = next
 _new = object.__new__
 _PYTHON_SCALARS = (int, float, bool)
 _NUMERIC_KINDS = "biuf"
@@ -78,8 +76,8 @@ class Tensor:
     #: forward mode: {level: tangent} (an array, or a tensor when nested transforms need the
     #: tangent's own derivatives); see :func:`_push_tangents`
     _tangents: dict | None = None
-    _clock: int = 0  # state.mutation_clock when this node was recorded
-    _mutated_at: int = 0  # state.mutation_clock when .data was last replaced
+    _clock: int = 0  # the tick (state.tick) this node took before its forward read its inputs
+    _mutated_at: int = 0  # the tick taken when .data was last replaced
     _retains_grad: bool = False
     _consumed: bool = False  # a backward pass without retain_graph went through this node
     _origin: Any = None  # where the node was created, kept in anomaly mode
@@ -107,7 +105,7 @@ class Tensor:
     @property
     def data(self) -> np.ndarray:
         """The values, as a read-only array (copy it to modify it)."""
-        if state.customized and _thread.s.recorder is not None:
+        if state.recordings and _thread.s.recorder is not None:
             raise _concretization(".data read")
         array = self._data
         if array.flags.writeable:
@@ -129,7 +127,7 @@ class Tensor:
         its gradients, and another shape or dtype would no longer match its ``.grad`` or an
         optimizer's moments, so they raise (cast the values, or make a new ``Tensor``).
         """
-        if state.customized and _thread.s.recorder is not None:
+        if state.recordings and _thread.s.recorder is not None:
             raise _concretization("replacing a tensor's data (.data = ... / assign())")
         if value.__class__ is _ndarray and value.dtype.kind in _NUMERIC_KINDS:
             array = value.copy(order="K") if copy else value
@@ -139,13 +137,13 @@ class Tensor:
             array = _to_array("Tensor.data", value, self._data.dtype if python else None, copy=True)
         if self._requires_grad:
             data = self._data
-            if array.dtype != data.dtype or array.shape != data.shape:
+            # ``is not`` first: NumPy's built-in dtypes are singletons, so equal dtypes are
+            # nearly always the same object and the comparison of two objects is skipped.
+            if (array.dtype is not data.dtype and array.dtype != data.dtype) or array.shape != data.shape:
                 _check_replacement(self, array)
         array.flags.writeable = False
         self._data = array
-        with _CLOCK_LOCK:  # two threads' "+= 1" could otherwise both write the same (or an older) value
-            state.mutation_clock += 1
-            self._mutated_at = state.mutation_clock
+        self._mutated_at = _next(_TICKS)  # after the new data is in place (see state.ticks)
 
     # -- gradient state ----------------------------------------------------------------------
 
@@ -225,7 +223,7 @@ class Tensor:
 
     def item(self) -> float:
         """The value of a single-element tensor, as a Python number."""
-        if state.customized and _thread.s.recorder is not None:
+        if state.recordings and _thread.s.recorder is not None:
             raise _concretization(".item()")
         if self._data.size != 1:
             raise ValueError(
@@ -236,7 +234,7 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The values as a read-only array, shared with the tensor (no copy)."""
-        if state.customized and _thread.s.recorder is not None:
+        if state.recordings and _thread.s.recorder is not None:
             raise _concretization(".numpy()")
         return self.data
 
@@ -262,7 +260,7 @@ class Tensor:
 
     def __bool__(self) -> bool:
         """The truth of a one-element tensor (NumPy's rule: ambiguous for anything larger)."""
-        if state.customized and _thread.s.recorder is not None:
+        if state.recordings and _thread.s.recorder is not None:
             raise _concretization("bool() of a tensor (Python control flow on tensor values)")
         size = self._data.size
         if size != 1:
@@ -574,22 +572,31 @@ def apply(prim: P.Primitive, inputs: tuple, static: tuple = ()) -> Tensor:
     n_inputs = len(inputs)
     if n_inputs == 1:
         x = inputs[0]
-        ans = prim.forward(x._data, *static) if static else prim.forward(x._data)
         record = x._requires_grad
         tangents = x._tangents is not None
     elif n_inputs == 2:
         x, y = inputs
-        ans = prim.forward(x._data, y._data, *static) if static else prim.forward(x._data, y._data)
         record = x._requires_grad or y._requires_grad
         tangents = x._tangents is not None or y._tangents is not None
     else:
-        ans = prim.forward(*[t._data for t in inputs], *static)
         record = tangents = False
         for t in inputs:
             if t._requires_grad:
                 record = True
             if t._tangents is not None:
                 tangents = True
+    local = _thread.s
+    if record:
+        record = local.grad_enabled
+        # Taken before the forward reads the inputs: a replacement of their data from now on
+        # takes a later tick, which backward sees (state.ticks).
+        clock = _next(_TICKS)
+    if n_inputs == 1:
+        ans = prim.forward(x._data, *static) if static else prim.forward(x._data)
+    elif n_inputs == 2:
+        ans = prim.forward(x._data, y._data, *static) if static else prim.forward(x._data, y._data)
+    else:
+        ans = prim.forward(*[t._data for t in inputs], *static)
     if ans.__class__ is not _ndarray:
         if ans.__class__ is tuple:
             # A fused forward that also returns what its rules reuse (softmax cross-entropy's
@@ -599,14 +606,13 @@ def apply(prim: P.Primitive, inputs: tuple, static: tuple = ()) -> Tensor:
         ans = np.asarray(ans)  # ufuncs return NumPy scalars for 0-d inputs
     out = _new(Tensor)
     out._data = ans
-    local = _thread.s if state.customized else _DEFAULTS
-    if record and local.grad_enabled:
+    if record:
         out._requires_grad = True
         out._prim = prim
         out._parents = inputs
         if static:
             out._static = static
-        out._clock = state.mutation_clock
+        out._clock = clock
         # Stored now although it is the class default: CPython keeps an instance's attributes
         # inline only if they are set while it is young, and backward sets this one later.
         out._consumed = False

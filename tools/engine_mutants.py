@@ -280,6 +280,28 @@ def _patch_function(function: Callable, *replacements: tuple[str, str]) -> Calla
     return lambda: _swap_everywhere(function, source_patched(function, *replacements))
 
 
+def _patch_all(*patches: Callable[[], Undo]) -> Callable[[], Undo]:
+    """Several patches as one fault (the same slip in each of the engine's sweeps)."""
+
+    def apply() -> Undo:
+        undos = [patch() for patch in patches]
+
+        def undo() -> None:
+            for each in reversed(undos):
+                each()
+
+        return undo
+
+    return apply
+
+
+def _patch_sweeps(*replacements: tuple[str, str]) -> Callable[[], Undo]:
+    """The same slip in both reverse sweeps: ``backward()``'s and ``gradients()``'."""
+    return _patch_all(
+        _patch_function(B._sweep, *replacements), _patch_function(B._backward_sweep, *replacements)
+    )
+
+
 def _patch_method(cls: type, name: str, *replacements: tuple[str, str]) -> Callable[[], Undo]:
     def apply() -> Undo:
         original = cls.__dict__[name]
@@ -318,19 +340,17 @@ _FAULTS = [
     EngineFault(
         "sweep_overwrites",
         "backward: a second contribution to a gradient this sweep owns replaces it instead of adding",
-        _patch_function(B._sweep, ("np.add(previous, gi, out=previous)", "grads[pkey] = gi")),
+        _patch_sweeps(("np.add(previous, gi, out=previous)", "grads[pkey] = gi")),
     ),
     EngineFault(
         "sweep_adds_into_shared",
         "backward: a second contribution is added in place into a gradient the sweep does not own",
-        _patch_function(
-            B._sweep, ("grads[pkey] = np.asarray(previous + gi)", "np.add(previous, gi, out=previous)")
-        ),
+        _patch_sweeps(("grads[pkey] = np.asarray(previous + gi)", "np.add(previous, gi, out=previous)")),
     ),
     EngineFault(
         "sweep_adopts_shared",
         "backward: every rule's result is taken as the sweep's own array (g, views and operands too)",
-        _patch_function(B._sweep, ("fresh = not (", "fresh = True or not (")),
+        _patch_sweeps(("fresh = not (", "fresh = True or not (")),
     ),
     EngineFault(
         "leaf_grad_overwritten",
@@ -366,8 +386,7 @@ _FAULTS = [
     EngineFault(
         "mutation_check_disabled",
         "backward: replacing a saved input's or output's data after recording is not detected",
-        _patch_function(
-            B._sweep,
+        _patch_sweeps(
             ("if node._mutated_at > clock:", "if False:"),
             ("if parent._mutated_at > clock:", "if False:"),
         ),
@@ -378,19 +397,18 @@ _FAULTS = [
         _patch_method(
             T.Tensor,
             "assign",
-            ("state.mutation_clock += 1", "pass"),
+            ("self._mutated_at = _next(_TICKS)", "pass"),
         ),
     ),
     EngineFault(
         "consumed_check_disabled",
         "backward: a second backward through a used graph is not detected (gradients doubled)",
-        _patch_function(B._sweep, ("if node._consumed:", "if False:")),
+        _patch_sweeps(("if node._consumed:", "if False:")),
     ),
     EngineFault(
         "retain_graph_ignored",
         "backward: retain_graph=True still marks the graph used",
-        _patch_function(
-            B._sweep,
+        _patch_sweeps(
             (
                 "if not retain_graph:\n                node._consumed = token",
                 "if True:\n                node._consumed = token",
@@ -400,7 +418,10 @@ _FAULTS = [
     EngineFault(
         "retry_not_unmarked",
         "backward: a sweep that failed part-way leaves its nodes marked used, so the retry raises",
-        _patch_function(B._sweep, ("_unconsume(roots, token)", "pass")),
+        _patch_all(
+            _patch_function(B._sweep, ("_unconsume(roots, token)", "pass")),
+            _patch_function(B._backward_sweep, ("_unconsume((root,), token)", "pass")),
+        ),
     ),
     # broadcasting
     EngineFault(
@@ -422,7 +443,7 @@ _FAULTS = [
     EngineFault(
         "gradient_not_cast",
         "backward: a rule's gradient of another dtype is not cast to its input's dtype",
-        _patch_function(B._sweep, ("if gi.dtype != data.dtype:", "if False:")),
+        _patch_sweeps(("if gi.dtype != data.dtype:", "if False:")),
     ),
     EngineFault(
         "tangent_not_cast",
@@ -442,12 +463,12 @@ _FAULTS = [
     EngineFault(
         "no_grad_ignored",
         "apply: operations are recorded inside no_grad()",
-        _patch_function(T.apply, ("if record and local.grad_enabled:", "if record:")),
+        _patch_function(T.apply, ("record = local.grad_enabled", "pass")),
     ),
     EngineFault(
         "retain_grad_ignored",
         "backward: a non-leaf's retain_grad() keeps no gradient",
-        _patch_function(B._sweep, ("if node._retains_grad:", "if False:")),
+        _patch_sweeps(("if node._retains_grad:", "if False:")),
     ),
     EngineFault(
         "create_graph_dropped",
