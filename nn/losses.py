@@ -48,6 +48,15 @@ def _check_predictions(cost: str, a: Tensor, name: str) -> int:
     return a.shape[1]
 
 
+#: The arrays of Tensor targets already found valid, by id: ``(array, tolerance)`` (the
+#: tolerance of the column sums, None if they were not checked). A tensor's array is read-only
+#: and replaced, never written, when its data changes, so a read-only array that is still the
+#: same object holds the same values: a training loop's fixed targets are checked once, not on
+#: every step. An entry keeps its array alive, so that id is not reused while it is here.
+_VALID_TARGETS: dict[int, tuple] = {}
+_VALID_TARGETS_MAX = 8
+
+
 def _targets(cost: str, y: Any, like: Tensor, name: str, columns_sum_to_one: bool = False) -> Any:
     """Validate the targets ``Y`` against predictions ``like`` and return them ready for the graph.
 
@@ -63,18 +72,35 @@ def _targets(cost: str, y: Any, like: Tensor, name: str, columns_sum_to_one: boo
         )
     if values.dtype.kind not in "biuf":
         raise TypeError(f"{cost}: the targets Y have non-numeric dtype {values.dtype}")
+    tolerance = _SUM_TOLERANCE[like.dtype.itemsize] if columns_sum_to_one else None
+    tensor = isinstance(y, Tensor)
+    if tensor:
+        known = _VALID_TARGETS.get(id(values))
+        if known is not None and known[0] is values and known[1] == tolerance and not values.flags.writeable:
+            return y
+    _check_target_values(cost, values, tolerance)
+    if tensor:
+        if not values.flags.writeable:  # a tensor's own array (a writeable one could change)
+            if len(_VALID_TARGETS) >= _VALID_TARGETS_MAX:
+                _VALID_TARGETS.clear()
+            _VALID_TARGETS[id(values)] = (values, tolerance)
+        return y
+    return values.astype(like.dtype, copy=False)
+
+
+def _check_target_values(cost: str, values: np.ndarray, tolerance: float | None) -> None:
+    """Targets in ``[0, 1]``; with a ``tolerance``, columns summing to 1 within it."""
     # Two reductions and no temporaries; a NaN target fails both comparisons, so it is caught.
     # The ufuncs' reduce directly: the array methods' Python layer costs more than a small
-    # reduction, and the targets are checked on every call.
+    # reduction, and new targets (a batch) are checked on every call.
     if values.size and not (np.minimum.reduce(values, None) >= 0 and np.maximum.reduce(values, None) <= 1):
         outside = ~((values >= 0) & (values <= 1))
-        bad = values[outside].flat[0]
+        bad = values[outside].flat[0].item()
         raise ValueError(
             f"{cost}: the targets Y must lie in [0, 1]; found {bad!r} (and {outside.sum()} in all)"
         )
-    if columns_sum_to_one:
+    if tolerance is not None:
         sums = np.add.reduce(values, 0, np.float64)
-        tolerance = _SUM_TOLERANCE[like.dtype.itemsize]
         low, high = 1 - tolerance, 1 + tolerance
         if sums.size and not (np.minimum.reduce(sums, None) >= low and np.maximum.reduce(sums, None) <= high):
             wrong = np.flatnonzero(~((sums >= low) & (sums <= high)))
@@ -82,9 +108,6 @@ def _targets(cost: str, y: Any, like: Tensor, name: str, columns_sum_to_one: boo
                 f"{cost}: each column of Y must be a one-hot (or probability) vector summing to 1; "
                 f"column {wrong[0]} sums to {sums[wrong[0]]:g} ({wrong.size} such columns)"
             )
-    if isinstance(y, Tensor):
-        return y
-    return values.astype(like.dtype, copy=False)
 
 
 def _check_probabilities(cost: str, a: Tensor) -> None:

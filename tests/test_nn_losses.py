@@ -308,3 +308,27 @@ class TestAnyShapeAndScale:
         e = np.exp(-np.abs(z))  # sigmoid without overflow, as the referee
         expected_sigmoid = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
         np.testing.assert_allclose(dz, (expected_sigmoid - y) / m, rtol=1e-12, atol=1e-15)
+
+
+def test_fixed_target_tensors_are_checked_again_whenever_their_values_can_have_changed():
+    # Valid Tensor targets are checked once per array; replaced data, an array made writeable
+    # and written in place, and a cost with a stricter check are all checked anew.
+    z = Tensor(np.zeros((3, 2)), requires_grad=True)
+    y = Tensor(np.eye(3)[:, :2])
+    assert np.isclose(nn.softmax_cross_entropy(z, y).item(), np.log(3))
+    assert np.isclose(nn.softmax_cross_entropy(z, y).item(), np.log(3))  # served from the record
+    y.data = np.array([[2.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\]; found 2.0"):
+        nn.softmax_cross_entropy(z, y)
+    y = Tensor(np.eye(3)[:, :2])
+    nn.softmax_cross_entropy(z, y)
+    array = y.data
+    array.flags.writeable = True
+    array[0, 0] = 0.5
+    with pytest.raises(ValueError, match="column 0 sums to 0.5"):
+        nn.softmax_cross_entropy(z, y)
+    # The same array, valid in [0, 1] for the binary cost, is then checked for column sums.
+    half = Tensor(np.full((3, 2), 0.5))
+    nn.binary_cross_entropy_with_logits(z, half)
+    with pytest.raises(ValueError, match="column 0 sums to 1.5"):
+        nn.softmax_cross_entropy(z, half)
