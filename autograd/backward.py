@@ -79,6 +79,20 @@ def toposort(root) -> list:
     return walk(root, _recorded) if _recorded(root) else []
 
 
+#: The implicit seed 1 by (shape, dtype), read-only: a sweep never writes into a gradient it did
+#: not make, so every backward of a scalar can start from the same array.
+_ONES: dict = {}
+
+
+def _one(shape: tuple, dtype: np.dtype) -> np.ndarray:
+    key = (shape, dtype)
+    one = _ONES.get(key)
+    if one is None:
+        one = _ONES[key] = np.ones(shape, dtype=dtype)
+        one.flags.writeable = False
+    return one
+
+
 def _seed(op: str, root, grad) -> Any:
     """The gradient that starts the sweep at ``root``: ``grad`` checked, or 1 for a scalar."""
     if grad is None:
@@ -88,7 +102,7 @@ def _seed(op: str, root, grad) -> Any:
                 f"{root._data.shape}, so pass a seed of that shape, "
                 f"e.g. y.backward(np.ones({root._data.shape}))"
             )
-        return np.ones(root._data.shape, dtype=root._data.dtype)
+        return _one(root._data.shape, root._data.dtype)
     if hasattr(grad, "_data") and hasattr(grad, "_prim"):
         seed = grad  # a tensor: kept as it is, it may itself be differentiated (create_graph)
         shape, dtype = grad._data.shape, grad._data.dtype
@@ -278,8 +292,14 @@ def _backward_sweep(root, seed, retain_graph: bool) -> None:
             # g * y), so a replacement of any of them after recording would give a wrong gradient.
             if node._mutated_at > clock:
                 raise _output_modified_error(node)
-            if len(parents) == 1:
+            # Written out for one to three inputs: a comprehension is a call of its own.
+            n_parents = len(parents)
+            if n_parents == 1:
                 args = (parents[0]._data, *node._static)
+            elif n_parents == 2:
+                args = (parents[0]._data, parents[1]._data, *node._static)
+            elif n_parents == 3:
+                args = (parents[0]._data, parents[1]._data, parents[2]._data, *node._static)
             else:
                 args = (*[p._data for p in parents], *node._static)
             vjps = node._prim.vjps
@@ -309,8 +329,12 @@ def _backward_sweep(root, seed, retain_graph: bool) -> None:
                         or gi is ans
                         or gi.base is not None
                         or not gi.flags.writeable
-                        or _is_operand(gi, args)
                     )
+                    if fresh:  # nor one of the rule's own arguments (inline: a call per edge)
+                        for arg in args:
+                            if gi is arg:
+                                fresh = False
+                                break
                 pkey = id(parent)
                 previous = grads.get(pkey)
                 if previous is None:

@@ -578,6 +578,10 @@ def apply(prim: P.Primitive, inputs: tuple, static: tuple = ()) -> Tensor:
         x, y = inputs
         record = x._requires_grad or y._requires_grad
         tangents = x._tangents is not None or y._tangents is not None
+    elif n_inputs == 3:  # linear: written out, a comprehension is a call of its own
+        x, y, z = inputs
+        record = x._requires_grad or y._requires_grad or z._requires_grad
+        tangents = x._tangents is not None or y._tangents is not None or z._tangents is not None
     else:
         record = tangents = False
         for t in inputs:
@@ -595,6 +599,8 @@ def apply(prim: P.Primitive, inputs: tuple, static: tuple = ()) -> Tensor:
         ans = prim.forward(x._data, *static) if static else prim.forward(x._data)
     elif n_inputs == 2:
         ans = prim.forward(x._data, y._data, *static) if static else prim.forward(x._data, y._data)
+    elif n_inputs == 3:
+        ans = prim.forward(x._data, y._data, z._data, *static)
     else:
         ans = prim.forward(*[t._data for t in inputs], *static)
     if ans.__class__ is not _ndarray:

@@ -457,7 +457,7 @@ _FAULTS = [
         "record_first_input_only",
         "apply: a two-input op is recorded only when its first input requires grad",
         _patch_function(
-            T.apply, ("record = x._requires_grad or y._requires_grad", "record = x._requires_grad")
+            T.apply, ("record = x._requires_grad or y._requires_grad\n", "record = x._requires_grad\n")
         ),
     ),
     EngineFault(
@@ -510,8 +510,8 @@ _FAULTS = [
         _patch_function(
             T.apply,
             (
-                "tangents = x._tangents is not None or y._tangents is not None",
-                "tangents = x._tangents is not None",
+                "tangents = x._tangents is not None or y._tangents is not None\n",
+                "tangents = x._tangents is not None\n",
             ),
         ),
     ),
