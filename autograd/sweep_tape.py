@@ -47,9 +47,9 @@ _ndarray = np.ndarray
 enabled = True
 
 #: Fewest sweeps a transform must run on one tape for the tape to be worth its cost: building
-#: and checking it costs about one sweep, so a Jacobian of one or two rows or columns does not
-#: pay for it (benchmarks/tapes.py).
-MIN_SWEEPS = 3
+#: and checking it costs less than one eager sweep, so from two sweeps on a replay pays (with one,
+#: a tape costs a third more than the eager sweep; measured as in benchmarks/tapes.py).
+MIN_SWEEPS = 2
 
 
 @contextlib.contextmanager
