@@ -46,6 +46,11 @@ _ndarray = np.ndarray
 #: Replay sweeps on tapes where possible; ``False`` runs every sweep through the eager engine.
 enabled = True
 
+#: How many tapes were built but not used because their replay of the first sweep differed
+#: from the engine's (a function whose evaluation changes from sweep to sweep, or a fault of
+#: the tape): those transforms ran eagerly. Tests read it; it should stay 0.
+mismatches = 0
+
 #: Fewest sweeps a transform must run on one tape for the tape to be worth its cost: building
 #: and checking it costs less than one eager sweep, so from two sweeps on a replay pays (with one,
 #: a tape costs a third more than the eager sweep; measured as in benchmarks/tapes.py).
@@ -72,6 +77,15 @@ def usable(sweeps: int) -> bool:
     every operation of every sweep, so the sweeps run through the engine for them.
     """
     return enabled and sweeps >= MIN_SWEEPS and not state.local.observed
+
+
+def _checked(tape, reproduced: bool):
+    """``tape`` if its replay ``reproduced`` the engine's first sweep, else ``None`` (counted)."""
+    global mismatches
+    if reproduced:
+        return tape
+    mismatches += 1
+    return None
 
 
 def _same(a, b) -> bool:
@@ -168,16 +182,16 @@ class ReverseTape:
                 grads[parent] = gi if previous is None else np.asarray(previous + gi)
         return [None if slot is None else grads[slot] for slot in self.input_slots]
 
-    def reproduces(self, seed: np.ndarray, results: Sequence) -> bool:
-        """Whether replaying ``seed`` gives exactly ``results``, the eager sweep's gradients
-        (zero arrays for inputs the output does not depend on)."""
+    def checked(self, seed: np.ndarray, results: Sequence) -> ReverseTape | None:
+        """This tape if replaying ``seed`` gives exactly ``results``, the eager sweep's
+        gradients (zero arrays for inputs the output does not depend on); else ``None``."""
+        same = True
         for got, want in zip(self.run(seed), results):
             if got is None:
-                if np.any(want):
-                    return False
-            elif not _same(got, want):
-                return False
-        return True
+                same = same and not np.any(want)
+            else:
+                same = same and _same(got, want)
+        return _checked(self, same)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,6 +284,7 @@ class ForwardTape:
                 dots[slot] = dot if dot.dtype == ans.dtype else dot.astype(ans.dtype)
         return [None if slot is None else dots[slot] for slot in self.output_slots]
 
-    def reproduces(self, seeds: Sequence, tangents: Sequence) -> bool:
-        """Whether replaying ``seeds`` gives exactly the eager sweep's output ``tangents``."""
-        return all(_same(got, want) for got, want in zip(self.run(seeds), tangents))
+    def checked(self, seeds: Sequence, tangents: Sequence) -> ForwardTape | None:
+        """This tape if replaying ``seeds`` gives exactly the eager sweep's output
+        ``tangents``; else ``None``."""
+        return _checked(self, all(_same(got, want) for got, want in zip(self.run(seeds), tangents)))
