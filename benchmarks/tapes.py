@@ -108,6 +108,15 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def section(result: dict) -> str:
+    """The table as a section of the results page."""
+    return (
+        "\n### 8. Jacobians with their sweeps replayed on a tape, against every sweep eager\n"
+        "Median seconds per Jacobian; speed-up: median over rounds of t(eager) / t(replayed).\n\n"
+        + table(result) + "\n"
+    )
+
+
 if __name__ == "__main__":
     from . import threads
 
