@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from . import primitives as P
-from . import pytree, sparsity, state
+from . import pytree, sparsity, state, sweep_tape
 from .backward import gradients
 from .counters import announce_forward_sweep
 from .state import enable_grad, no_grad
@@ -247,7 +247,9 @@ class _ForwardSweep:
     def __init__(self, nested: bool):
         self.nested = nested
 
-    def __call__(self, f: Function, args: list) -> Any:
+    def __call__(self, f: Function, args: list, record: bool = False) -> Any:
+        """``f(*args)``; with ``record`` (top level), operations on inputs that require grad
+        are recorded, so that the sweep's rule calls can be read back for a tape."""
         if not _local.sweeps:
             announce_forward_sweep()
         _local.sweeps += 1
@@ -255,7 +257,7 @@ class _ForwardSweep:
             with state.transforming():
                 if self.nested:
                     return f(*args)
-                with no_grad():
+                with enable_grad() if record else no_grad():
                     return f(*args)
         finally:
             _local.sweeps -= 1
@@ -339,26 +341,40 @@ def jacfwd(f: Function, argnums: ArgNums = 0, *, sparse: bool = False) -> Callab
 
 def _dense_columns(f, inputs: _Inputs, level: int, sweep: _ForwardSweep, nested: bool):
     """``blocks[o][i]``: the Jacobian of output ``o`` with respect to input ``i`` as a list of
-    ``x.size`` columns (arrays of the output's size, or tensors when nested), one sweep each."""
+    ``x.size`` columns (arrays of the output's size, or tensors when nested), one sweep each.
+
+    At top level the first sweep of each input goes through the engine and the others replay
+    it on a tape where that is possible (:mod:`autograd.sweep_tape`): the same sweeps, the
+    same columns.
+    """
     leaves = inputs.leaves
     outs = out_def = None
     columns: list = [[] for _ in leaves]  # columns[i][j] = list over outputs
     for i, leaf in enumerate(leaves):
         seed = np.zeros(leaf.size, dtype=leaf.dtype)
+        tape = None
+        seeds: list = [None] * len(leaves)
         for j in range(leaf.size):
             if nested:
                 seed = np.zeros(leaf.size, dtype=leaf.dtype)  # tangents may keep a view of it
             seed[j] = 1
+            if tape is not None:
+                seeds[i] = seed.reshape(leaf.shape)
+                dots = tape.run(seeds)
+                columns[i].append([None if d is None else np.array(d).reshape(-1) for d in dots])
+                seed[j] = 0
+                continue
             _seed(leaf, level, seed.reshape(leaf.shape))
             for other in leaves:
                 if other is not leaf and other._tangents:
                     other._tangents = {k: v for k, v in other._tangents.items() if k != level} or None
-            result = sweep(f, inputs.args)
+            record = j == 0 and not nested and sweep_tape.usable(leaf.size)
+            result = _recorded_sweep(sweep, f, inputs, (i,)) if record else sweep(f, inputs.args)
             flat, out_def = pytree.flatten(result)
             outs = [_as_output("jacfwd", o) for o in flat]
+            dots = [_output_tangent(o, level) for o in outs]
             column = []
-            for o in outs:
-                dot = _output_tangent(o, level)
+            for dot in dots:
                 if dot is None:
                     column.append(None)
                 elif nested:
@@ -366,6 +382,11 @@ def _dense_columns(f, inputs: _Inputs, level: int, sweep: _ForwardSweep, nested:
                 else:
                     column.append(np.array(dot if dot.__class__ is np.ndarray else dot._data).reshape(-1))
             columns[i].append(column)
+            if record:
+                seeds[i] = seed.reshape(leaf.shape)
+                tape = _forward_tape(leaves, (i,), outs, level, seeds, dots)
+                # The recorded graph is not needed past the tape: outs keep values and shapes.
+                outs = [_wrap(o._data) for o in outs]
             if not nested:
                 seed[j] = 0  # nested, the recorded tangents keep the seed: each gets its own
         if leaf._tangents:
@@ -376,6 +397,29 @@ def _dense_columns(f, inputs: _Inputs, level: int, sweep: _ForwardSweep, nested:
         outs = [_as_output("jacfwd", o) for o in flat]
     blocks = [[[col[o] for col in columns[i]] for i in range(len(leaves))] for o in range(len(outs))]
     return blocks, outs, out_def
+
+
+def _recorded_sweep(sweep: _ForwardSweep, f: Function, inputs: _Inputs, seeded: Sequence[int]) -> Any:
+    """One forward sweep (top level) that also records the graph of the seeded inputs, from
+    which :func:`_forward_tape` reads the sweep's rule calls."""
+    leaves = [inputs.leaves[k] for k in seeded]
+    for leaf in leaves:
+        leaf.requires_grad = True
+    try:
+        return sweep(f, inputs.args, record=True)
+    finally:
+        for leaf in leaves:
+            leaf.requires_grad = False
+
+
+def _forward_tape(leaves: list, seeded: Sequence[int], outs: list, level: int, seeds: list, dots: list):
+    """The tape of the recorded sweep that has just run with ``seeds``, if it reproduces the
+    sweep's output tangents ``dots`` exactly; else ``None`` (the sweeps stay eager)."""
+    tape = sweep_tape.ForwardTape.build(leaves, seeded, outs, level)
+    if tape is None:
+        return None
+    wanted = [None if d is None else (d if d.__class__ is np.ndarray else d._data) for d in dots]
+    return tape.checked(seeds, wanted)
 
 
 def _sparse_columns(f, inputs: _Inputs, level: int, sweep: _ForwardSweep):
@@ -402,19 +446,42 @@ def _sparse_columns(f, inputs: _Inputs, level: int, sweep: _ForwardSweep):
     seeds = [np.zeros(leaf.size, dtype=leaf.dtype) for leaf in leaves]
     dtype = np.result_type(*(leaf.dtype for leaf in leaves), out.dtype)
     jacobian = np.zeros((out.size, pattern.shape[1]), dtype=dtype)
+    tapes: list = []  # top level: the tapes of the sweeps recorded so far (autograd.sweep_tape)
+    recording = sweep_tape.usable(n_colours)
     for group in sparsity.colour_groups(colours):
         colour = colours[group[0]]
         # Seed every input with the sum of the basis vectors of this colour's columns.
-        for leaf, seed, start, stop in zip(leaves, seeds, offsets[:-1], offsets[1:]):
+        seeded = []
+        for k, (seed, start, stop) in enumerate(zip(seeds, offsets[:-1], offsets[1:])):
             mine = group[(group >= start) & (group < stop)] - start
             seed[:] = 0
             seed[mine] = 1
             if mine.size:
-                _seed(leaf, level, seed.reshape(leaf.shape))
-            elif leaf._tangents:
-                leaf._tangents = {k: v for k, v in leaf._tangents.items() if k != level} or None
-        result = _as_output("jacfwd", sweep(f, inputs.args))
-        tangent = _output_tangent(result, level)
+                seeded.append(k)
+        tangents = [
+            seed.reshape(leaf.shape) if k in seeded else None
+            for k, (leaf, seed) in enumerate(zip(leaves, seeds))
+        ]
+        tape = next((t for t in tapes if t.seeded.issuperset(seeded)), None)
+        if tape is not None:
+            (tangent,) = tape.run(tangents)
+        else:
+            for leaf, dot in zip(leaves, tangents):
+                if dot is not None:
+                    _seed(leaf, level, dot)
+                elif leaf._tangents:
+                    leaf._tangents = {k: v for k, v in leaf._tangents.items() if k != level} or None
+            if recording:
+                result = _as_output("jacfwd", _recorded_sweep(sweep, f, inputs, seeded))
+            else:
+                result = _as_output("jacfwd", sweep(f, inputs.args))
+            tangent = _output_tangent(result, level)
+            if recording:
+                tape = _forward_tape(leaves, seeded, [result], level, tangents, [tangent])
+                if tape is None:
+                    recording = False  # f is not one a tape can follow: the other sweeps stay eager
+                else:
+                    tapes.append(tape)
         if tangent is not None:
             values = tangent if tangent.__class__ is np.ndarray else tangent._data
             i, j = rows[bounds[colour]:bounds[colour + 1]], columns[bounds[colour]:bounds[colour + 1]]
@@ -639,35 +706,70 @@ def jacrev(f: Function, argnums: ArgNums = 0) -> Callable[..., Any]:
         nums, single = _argnums("jacrev", argnums, len(args))
         outs, out_def, _, pullback = _record("jacrev", f, args, nums, single, False)
         nested = pullback.nested
-        leaves = pullback.inputs.leaves
         per_output = []
-        for o, out in enumerate(outs):
-            rows: list = [[] for _ in leaves]
-            seed = np.zeros(out.size, dtype=out.dtype)
-            for r in range(out.size):
-                seed[r] = 1
-                us = [None] * len(outs)
-                us[o] = seed.reshape(out.shape).copy() if nested else seed.reshape(out.shape)
-                for i, g in enumerate(pullback.flat(us)):
-                    rows[i].append(g)
-                seed[r] = 0
-            per_input = []
-            for i, leaf in enumerate(leaves):
-                dtype = np.result_type(leaf.dtype, out.dtype)
-                if nested:
-                    if not rows[i]:
-                        per_input.append(_wrap(np.zeros(out.shape + leaf.shape, dtype=dtype)))
-                    else:
-                        per_input.append(_stack_rows(rows[i], out.shape + leaf.shape))
-                else:
-                    block = np.zeros((out.size, leaf.size), dtype=dtype)
-                    for r, g in enumerate(rows[i]):
-                        block[r] = g.reshape(-1)
-                    per_input.append(block.reshape(out.shape + leaf.shape))
+        for o in range(len(outs)):
+            if nested:
+                per_input = _nested_rows(pullback, outs, o)
+            else:
+                per_input = _rows(pullback, outs, o)
             per_output.append(pullback.inputs.structure(per_input))
         return pytree.unflatten(out_def, per_output)
 
     return jacobian
+
+
+def _rows(pullback: _Pullback, outs: list, o: int) -> list:
+    """Per input leaf, the Jacobian of output ``o`` (an array of shape ``out.shape + x.shape``),
+    row ``r`` from the reverse sweep seeded with ``e_r``.
+
+    The first sweep goes through the engine; the others replay it on a tape where that is
+    possible (:mod:`autograd.sweep_tape`), the same sweeps with the same results.
+    """
+    out, leaves = outs[o], pullback.inputs.leaves
+    blocks = [np.zeros((out.size, leaf.size), dtype=np.result_type(leaf.dtype, out.dtype)) for leaf in leaves]
+    seed = np.zeros(out.size, dtype=out.dtype)
+    tape = None
+    for r in range(out.size):
+        seed[r] = 1
+        u = seed.reshape(out.shape)
+        if tape is not None:
+            for block, g in zip(blocks, tape.run(u)):
+                if g is not None:
+                    block[r] = g.reshape(-1)
+        else:
+            us: list = [None] * len(outs)
+            us[o] = u
+            grads = pullback.flat(us)
+            for block, g in zip(blocks, grads):
+                block[r] = g.reshape(-1)
+            if r == 0 and sweep_tape.usable(out.size) and len(_local.levels) == 1:
+                tape = sweep_tape.ReverseTape.build(out, leaves)
+                if tape is not None:
+                    tape = tape.checked(u, grads)
+        seed[r] = 0
+    return [block.reshape(out.shape + leaf.shape) for block, leaf in zip(blocks, leaves)]
+
+
+def _nested_rows(pullback: _Pullback, outs: list, o: int) -> list:
+    """As :func:`_rows` inside another transform: tensors recorded for it, every sweep through
+    the engine."""
+    out, leaves = outs[o], pullback.inputs.leaves
+    rows: list = [[] for _ in leaves]
+    for r in range(out.size):
+        seed = np.zeros(out.size, dtype=out.dtype)
+        seed[r] = 1
+        us: list = [None] * len(outs)
+        us[o] = seed.reshape(out.shape)
+        for i, g in enumerate(pullback.flat(us)):
+            rows[i].append(g)
+    per_input = []
+    for i, leaf in enumerate(leaves):
+        if not rows[i]:
+            dtype = np.result_type(leaf.dtype, out.dtype)
+            per_input.append(_wrap(np.zeros(out.shape + leaf.shape, dtype=dtype)))
+        else:
+            per_input.append(_stack_rows(rows[i], out.shape + leaf.shape))
+    return per_input
 
 
 # ---------------------------------------------------------------------------------------------

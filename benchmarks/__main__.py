@@ -21,13 +21,13 @@ from . import threads  # noqa: F401  (first: one BLAS thread before NumPy loads)
 
 threads.limit_blas_threads()
 
-from . import hips, hvp, machine, memory, mlp, modes, overhead, report  # noqa: E402
+from . import hips, hvp, machine, memory, mlp, modes, overhead, report, tapes  # noqa: E402
 
 HERE = Path(__file__).parent
 README = HERE / "README.md"
 RESULTS = HERE / "results"
 HEADLINE = Path("/tmp/bench_headline.md")
-BENCHMARKS = ("mlp", "overhead", "cheap", "memory", "modes", "hvp")
+BENCHMARKS = ("mlp", "overhead", "cheap", "memory", "modes", "hvp", "tapes")
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
@@ -98,6 +98,9 @@ def main(argv=None) -> dict:
     if "hvp" in chosen:
         say("Hessian-vector products ...")
         results["hvp"] = hvp.run(max(5, rounds // 2), target, notes)
+    if "tapes" in chosen:
+        say("Jacobians replayed on tapes ...")
+        results["tapes"] = tapes.run(max(5, rounds // 2), target, notes)
     results["notes"] = notes
     results["machine"]["threads"] = threads.report()
     results["elapsed_minutes"] = (time.perf_counter() - started) / 60
@@ -105,6 +108,8 @@ def main(argv=None) -> dict:
     command = "python -m benchmarks" + ("" if chosen == set(BENCHMARKS) else f" --only {args.only}")
     plot_path = report.plot(results, RESULTS / "mlp_ratios.png") if write else None
     text = report.results_markdown(results, command, "results/mlp_ratios.png" if plot_path else None)
+    if results.get("tapes"):
+        text += tapes.section(results["tapes"])
     print(text)
     if write:
         RESULTS.mkdir(exist_ok=True)
