@@ -37,6 +37,7 @@ from .primitives import (
     broadcast,
     broadcast_axes,
     register,
+    sum_keepdims,
     sum_to,
 )
 from .tensor import Tensor, _constant, _fmt, apply
@@ -234,9 +235,11 @@ def _softmax_parts(z):
         e = shifted.exp()
         total = e.sum(axis=0, keepdims=True)
         return shifted - total.log(), e * total.reciprocal()
-    s = z - z.max(axis=0, keepdims=True)
+    # NumPy's reductions called directly: the array methods' Python layer costs more than these
+    # small reductions (the same kernels).
+    s = z - np.maximum.reduce(z, 0, None, None, True)
     e = np.exp(s)
-    total = e.sum(axis=0, keepdims=True)
+    total = np.add.reduce(e, 0, None, None, True)
     s -= np.log(total)
     e /= total
     return s, e
@@ -269,7 +272,7 @@ def _softmax_of(z, a):
 def _ce_vjp_z(g, ans, z, y, a):
     # dZ = g (A ⊙ s - Y)/m
     # In place on arrays (dz is this rule's own); on tensors ``-=`` and ``*=`` make new nodes.
-    dz = _softmax_of(z, a) * y.sum(axis=0, keepdims=True)
+    dz = _softmax_of(z, a) * sum_keepdims(y, 0)
     dz -= y
     dz *= g * (1.0 / z.shape[1])
     return dz

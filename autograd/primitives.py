@@ -340,10 +340,22 @@ def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
     if g_shape == shape:
         return g
     if len(shape) == 2 == len(g_shape) and shape[1] == 1 and shape[0] == g_shape[0]:
-        return g.sum(axis=1, keepdims=True)  # a bias (n, 1) over m columns: the common case
+        return sum_keepdims(g, 1)  # a bias (n, 1) over m columns: the common case
     lead = g.ndim - len(shape)
     out = g.sum(axis=broadcast_axes(tuple(shape), tuple(g_shape)), keepdims=True)
     return out.reshape(shape) if lead else out
+
+
+def sum_keepdims(x: Any, axis: int) -> Any:
+    """``x.sum(axis=axis, keepdims=True)``; on an array, NumPy's ``add.reduce`` called directly
+    (the same kernel, without the array method's Python layer, which costs more than a small
+    reduction)."""
+    if x.__class__ is _ndarray:
+        return _add_reduce(x, axis, None, None, True)
+    return x.sum(axis=axis, keepdims=True)
+
+
+_add_reduce = np.add.reduce
 
 
 def _axes_text(axes: tuple[int, ...]) -> str:

@@ -432,7 +432,7 @@ _FAULTS = [
     EngineFault(
         "sum_to_first_column",
         "sum_to: a bias (n, 1) takes the first column of g instead of the row sums",
-        _patch_function(P.sum_to, ("return g.sum(axis=1, keepdims=True)", "return g[:, :1]")),
+        _patch_function(P.sum_to, ("return sum_keepdims(g, 1)", "return g[:, :1]")),
     ),
     EngineFault(
         "binary_no_broadcast_node",
