@@ -249,7 +249,6 @@ def _ce_forward(z, y):
     # The softmax is returned with the value: apply keeps it with the node (a residual, the
     # last static argument of the rules), so the VJP that normally follows reuses it.
     logp, a = _softmax_parts(z)
-    a.flags.writeable = False
     # No masked class and no NaN (NaN > -inf is False); the ufunc's reduce itself, since the
     # array method's Python layer costs more than this small reduction.
     if np.minimum.reduce(logp, None) > -np.inf:

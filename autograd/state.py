@@ -6,7 +6,7 @@ not see another's operations. Each thread has a :class:`Switches` object, ``thre
 path fetches it once per operation. ``state.local.grad_enabled`` (and reading them as module
 attributes, ``state.grad_enabled``) gives the calling thread's value.
 
-The mutation clock, :func:`tick`, is the one process-wide value: a tensor's data may be
+The mutation clock (:func:`tick`) is the one process-wide value: a tensor's data may be
 replaced in one thread and differentiated in another.
 """
 
@@ -106,13 +106,23 @@ def _count_recording(delta: int) -> None:
         recordings += delta
 
 
-#: The mutation clock: ``next(ticks)`` is a new int, larger than every one drawn before, in any
-#: thread (one C call, atomic under the GIL, so no lock). A recorded node draws one before its
-#: forward reads its inputs, and a tensor whose data is replaced draws one after the new data is
-#: in place: backward through a node raises exactly when an input or its output drew a later
-#: tick, that is, when the node may have seen other values than the tensors hold now.
-ticks = itertools.count(1)
-tick = ticks.__next__
+#: The mutation clock: a tensor whose data is replaced takes the next value, ``tick()``, once
+#: the new data is in place, and a recorded node remembers the value it read before its forward
+#: read its inputs. Backward through a node raises exactly when an input or its output took a
+#: later value: when the node may have seen other values than the tensors hold now. Reading it
+#: is one global read; advancing it takes a lock (two threads' ``+= 1`` could otherwise publish
+#: the same value, or an older one after a newer), and data is replaced far less often than
+#: operations are recorded.
+mutation_clock: int = 0
+_clock_lock = threading.Lock()
+
+
+def tick() -> int:
+    """Advance the mutation clock; returns its new value."""
+    global mutation_clock
+    with _clock_lock:
+        mutation_clock += 1
+        return mutation_clock
 
 #: Ids of forward-mode levels, increasing, so an inner level always has a larger id.
 _level_ids = itertools.count(1)

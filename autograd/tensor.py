@@ -23,8 +23,7 @@ from .backward import backward as _backward
 _thread = state.thread
 
 _ndarray = np.ndarray
-_TICKS = state.ticks
-_next = next
+_CLOCK_LOCK = state._clock_lock
 _new = object.__new__
 _PYTHON_SCALARS = (int, float, bool)
 _NUMERIC_KINDS = "biuf"
@@ -76,8 +75,8 @@ class Tensor:
     #: forward mode: {level: tangent} (an array, or a tensor when nested transforms need the
     #: tangent's own derivatives); see :func:`_push_tangents`
     _tangents: dict | None = None
-    _clock: int = 0  # the tick (state.tick) this node took before its forward read its inputs
-    _mutated_at: int = 0  # the tick taken when .data was last replaced
+    _clock: int = 0  # the mutation clock (state.tick) read before its forward read its inputs
+    _mutated_at: int = 0  # the mutation clock's value taken when .data was last replaced
     _retains_grad: bool = False
     _consumed: bool = False  # a backward pass without retain_graph went through this node
     _origin: Any = None  # where the node was created, kept in anomaly mode
@@ -143,7 +142,9 @@ class Tensor:
                 _check_replacement(self, array)
         array.flags.writeable = False
         self._data = array
-        self._mutated_at = _next(_TICKS)  # after the new data is in place (see state.ticks)
+        with _CLOCK_LOCK:  # after the new data is in place (see state.tick)
+            state.mutation_clock = clock = state.mutation_clock + 1
+        self._mutated_at = clock
 
     # -- gradient state ----------------------------------------------------------------------
 
@@ -592,9 +593,9 @@ def apply(prim: P.Primitive, inputs: tuple, static: tuple = ()) -> Tensor:
     local = _thread.s
     if record:
         record = local.grad_enabled
-        # Taken before the forward reads the inputs: a replacement of their data from now on
-        # takes a later tick, which backward sees (state.ticks).
-        clock = _next(_TICKS)
+        # Read before the forward reads the inputs: a replacement of their data from now on
+        # advances the clock past it, which backward sees (state.tick).
+        clock = state.mutation_clock
     if n_inputs == 1:
         ans = prim.forward(x._data, *static) if static else prim.forward(x._data)
     elif n_inputs == 2:

@@ -397,7 +397,7 @@ _FAULTS = [
         _patch_method(
             T.Tensor,
             "assign",
-            ("self._mutated_at = _next(_TICKS)", "pass"),
+            ("state.mutation_clock = clock = state.mutation_clock + 1", "clock = state.mutation_clock"),
         ),
     ),
     EngineFault(
