@@ -76,8 +76,12 @@ def main(argv=None) -> dict:
                 row["seconds"]["HIPS autograd"] = answer["seconds"]
                 row["us_per_op"]["HIPS autograd"] = answer["us_per_op"]
             results["chains"].append(row)
-        say("chain growth (short and long chains in the same rounds) ...")
-        results["chain_growth"] = overhead.run_chain_growth(1000, 200_000, 3 if args.quick else 7)
+        say("chain growth (short and long chains in the same rounds, in a fresh interpreter) ...")
+        growth_rounds = 3 if args.quick else 7
+        results["chain_growth"] = overhead.run_chain_growth_fresh(1000, 200_000, growth_rounds)
+        say("chain growth in this process ...")
+        here = overhead.run_chain_growth(1000, 200_000, growth_rounds)
+        results["chain_growth"]["ratio_this_process"] = here["ratio"]
     if "cheap" in chosen:
         say("cheap-gradient ratio ...")
         cheap = mlp.run_cheap_gradient("medium", rounds, target, notes)

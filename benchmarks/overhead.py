@@ -9,6 +9,11 @@ to itself, so values and gradients stay finite at any length; it ends with ``sum
 
 from __future__ import annotations
 
+import gc
+import json
+import subprocess
+import sys
+
 import numpy as np
 
 from . import handwritten as hand
@@ -82,12 +87,13 @@ def run_chain(n_ops: int, rounds: int, target_seconds: float, notes: list) -> di
     return result
 
 
-def run_chain_growth(n_small: int, n_large: int, rounds: int) -> dict:
+def run_chain_growth(n_small: int, n_large: int, rounds: int, collector: bool = True) -> dict:
     """The per-op cost of the long chain over the short one's, measured in the same rounds.
 
     Each round runs the short chain ``n_large / n_small`` times and the long one once (the same
     number of ops), in turn, so a change of the machine's load hits both alike; the ratio is the
-    median over rounds of ``t(long) / t(short chains)``.
+    median over rounds of ``t(long) / t(short chains)``. With ``collector=False`` Python's cycle
+    collector is off while it runs (the graph holds no cycles: reference counting frees it).
     """
     repeats = max(1, n_large // n_small)
     short, long = vecgrad_chain(n_small), vecgrad_chain(n_large)
@@ -96,7 +102,14 @@ def run_chain_growth(n_small: int, n_large: int, rounds: int) -> dict:
         for _ in range(repeats):
             short()
 
-    times = interleave({"short": shorts, "long": long}, rounds, target_seconds=0.0, warmup=1)
+    was_enabled = gc.isenabled()
+    if not collector:
+        gc.disable()
+    try:
+        times = interleave({"short": shorts, "long": long}, rounds, target_seconds=0.0, warmup=1)
+    finally:
+        if was_enabled:
+            gc.enable()
     return {
         "workload": f"per-op cost, chain of {n_large:,} ops / chain of {n_small:,} ops (same rounds)",
         "n_small": n_small,
@@ -107,3 +120,29 @@ def run_chain_growth(n_small: int, n_large: int, rounds: int) -> dict:
             f"{n_large:,} ops": median(times["long"]) / n_large * 1e6,
         },
     }
+
+
+def run_chain_growth_fresh(n_small: int, n_large: int, rounds: int) -> dict:
+    """:func:`run_chain_growth` in a fresh interpreter that imports only vecgrad and NumPy, with
+    the cycle collector on (the figure of the goal) and off (what the collector costs).
+
+    The collector's full passes traverse every container object of the process, and a long
+    chain's growing graph triggers several of them: in the benchmarks' own process, which has
+    also imported PyTorch and JAX (a few hundred thousand objects), each pass costs more than
+    the engine's work for thousands of ops. The fresh interpreter measures the engine's growth,
+    not the size of the process it shares.
+    """
+    command = [sys.executable, "-m", "benchmarks.overhead", "growth", str(n_small), str(n_large), str(rounds)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    on, off = json.loads(done.stdout)
+    on["ratio_collector_off"] = off["ratio"]
+    on["us_per_op_collector_off"] = off["us_per_op"]
+    return on
+
+
+if __name__ == "__main__":  # the fresh interpreter of run_chain_growth_fresh
+    if sys.argv[1:2] != ["growth"]:
+        raise SystemExit("usage: python -m benchmarks.overhead growth N_SMALL N_LARGE ROUNDS")
+    n_small, n_large, rounds = (int(a) for a in sys.argv[2:5])
+    growth = [run_chain_growth(n_small, n_large, rounds, collector) for collector in (True, False)]
+    print(json.dumps(growth))

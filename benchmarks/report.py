@@ -97,6 +97,22 @@ def chain_table(chains: list[dict]) -> str:
     return _table(header, rows)
 
 
+def growth_text(growth: dict) -> str:
+    """Where the long chain's extra per-op cost goes: the cycle collector, and the process."""
+    text = (
+        f"Per-op cost of the {growth['n_large']:,}-op chain over the {growth['n_small']:,}-op one, "
+        f"short and long chains in the same rounds: **{growth['ratio']:.2f}** in a fresh interpreter "
+        f"(vecgrad and NumPy only), {growth['ratio_collector_off']:.2f} there with Python's cycle "
+        "collector off"
+    )
+    if "ratio_this_process" in growth:
+        text += (
+            f", {growth['ratio_this_process']:.2f} in this process (PyTorch and JAX imported: the "
+            "collector's full passes traverse their objects too)"
+        )
+    return text + "."
+
+
 def cheap_table(cheap: dict) -> str:
     header = ["contender", "forward", "forward + backward", "(fwd+bwd)/fwd"]
     rows = [
@@ -216,7 +232,7 @@ def targets_table(results: dict) -> str:
     if growth is not None:
         rows.append(
             [
-                "per-op cost of the 200,000-op chain / of the 1,000-op chain (same rounds)",
+                "per-op cost, 200,000-op chain / 1,000-op chain (same rounds, fresh interpreter)",
                 _verdict(growth, growth <= CHAIN_GROWTH_TARGET),
                 "—",
                 f"≤ {CHAIN_GROWTH_TARGET:g}",
@@ -364,6 +380,9 @@ def results_markdown(results: dict, command: str, plot_path: str | None) -> str:
             "### 2. Per-op overhead: chain of tiny elementwise ops, forward + backward",
             chain_table(results["chains"]),
         ]
+    growth = results.get("chain_growth")
+    if growth and "ratio_collector_off" in growth:
+        out += ["", growth_text(growth)]
     if results.get("cheap"):
         out += ["", "### 3. Cheap-gradient ratio, medium MLP", cheap_table(results["cheap"])]
     if results.get("modes"):
