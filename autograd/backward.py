@@ -252,16 +252,16 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
     if local.observed:
         for observer in local.observers:
             observer.on_backward(root)
-        if _thread.s.recorder is not None:  # the first call of a compiled function records it
-            _thread.s.recorder.backward(root, seed, retain_graph)
+        if local.recorder is not None:  # the first call of a compiled function records it
+            local.recorder.backward(root, seed, retain_graph)
             return
     if root._prim is None:
         _accumulate_leaf(root, seed)
         return
-    _backward_sweep(root, seed, retain_graph)
+    _backward_sweep(root, seed, retain_graph, local.observed)
 
 
-def _backward_sweep(root, seed, retain_graph: bool) -> None:
+def _backward_sweep(root, seed, retain_graph: bool, observed: bool) -> None:
     """``backward()``'s sweep: the first-order hot path, on arrays, into every leaf's ``.grad``.
 
     The walk of :func:`_sweep` without what only ``gradients()`` needs (several roots, selected
@@ -273,7 +273,6 @@ def _backward_sweep(root, seed, retain_graph: bool) -> None:
     owned = set()  # ids of the tensors whose entry in grads is this sweep's own array
     leaves = {}  # id -> leaf, in the order their first gradient arrived
     ready = [root]
-    observed = _thread.s.observed
     token = object()  # this sweep's mark on the nodes it consumes
     try:
         while ready:
