@@ -26,7 +26,7 @@ class Switches:
 
     __slots__ = (
         "grad_enabled", "observed", "observers", "scope", "levels", "recorded_levels", "cap", "depth",
-        "reverse", "sweeps", "recorder",
+        "reverse", "sweeps", "recorder", "scopes",
     )
 
     def __init__(self) -> None:
@@ -40,6 +40,8 @@ class Switches:
         self.observers: list = []
         #: The module path ("layers.0") under which operations are being recorded, or None.
         self.scope: str | None = None
+        #: The scopes that the open ``name_scope`` blocks replaced, innermost last.
+        self.scopes: list = []
         #: Forward mode: the ids of the active tangent levels, outermost first. Each ``jvp``
         #: and ``jacfwd`` opens a level of its own, so perturbations of nested forward
         #: transforms are never confused (see ``tensor._push_tangents``). Level 0, always
@@ -223,25 +225,26 @@ class name_scope:
     """Record the nodes created inside as belonging to ``name`` (nested scopes join with '.').
 
     A plain class rather than a generator: every module call enters one, so it stays cheap.
-    Re-entrant (each entry saves its own previous scope) and per thread.
+    The scope it replaces is saved on the thread's own stack, so one instance may be entered
+    again inside itself and from several threads at once (a module keeps one for all its calls).
     """
 
-    __slots__ = ("name", "_saved")
+    __slots__ = ("name",)
 
     def __init__(self, name: str) -> None:
         if not isinstance(name, str):
             raise TypeError(f"name_scope: the name must be a str, got {type(name).__name__}")
         self.name = name
-        self._saved: list = []
 
     def __enter__(self) -> None:
         s = thread.s
         previous = s.scope
-        self._saved.append(previous)
+        s.scopes.append(previous)
         s.scope = self.name if previous is None else f"{previous}.{self.name}"
 
     def __exit__(self, *exc: Any) -> None:
-        thread.s.scope = self._saved.pop()
+        s = thread.s
+        s.scope = s.scopes.pop()
 
     def __call__(self, function: Any) -> Any:
         """Use as a decorator: each call enters a scope of this name."""

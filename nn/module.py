@@ -83,6 +83,7 @@ class Module:
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_scope_name", None)
+        object.__setattr__(self, "_scope", None)  # name_scope(_scope_name), entered by every call
         object.__setattr__(self, "_parent", None)
         object.__setattr__(self, "training", True)
 
@@ -98,6 +99,9 @@ class Module:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("_parent", None)
+        if "_scope" not in self.__dict__:  # saved before modules kept their scope object
+            name = self.__dict__.get("_scope_name")
+            self.__dict__["_scope"] = None if name is None else name_scope(name)
         for child in self._modules.values():
             object.__setattr__(child, "_parent", self)
 
@@ -171,6 +175,7 @@ class Module:
 
     def _set_scope_name(self, scope: str | None) -> None:
         object.__setattr__(self, "_scope_name", scope)
+        object.__setattr__(self, "_scope", None if scope is None else name_scope(scope))
         if self._transparent:  # the children's scopes include this container's name
             for name, child in self._modules.items():
                 child._set_scope_name(self._child_scope(name))
@@ -294,9 +299,10 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *inputs: Any) -> Any:
-        if self._scope_name is None:
+        scope = self._scope
+        if scope is None:
             return self.forward(*inputs)
-        with name_scope(self._scope_name):
+        with scope:
             return self.forward(*inputs)
 
     # -- saving and loading -----------------------------------------------------------------

@@ -175,6 +175,29 @@ def test_a_name_scope_stays_in_its_thread(frequent_thread_switches):
     assert run_together(scoped, other) == ["evaluation", None]
 
 
+def test_one_module_called_in_two_threads_leaves_each_thread_its_own_scope(frequent_thread_switches):
+    # A module enters the same name_scope object on every call; the scope it replaces is kept
+    # per thread, so the thread that leaves first gets back its own scope, not the other's.
+    shared = nn.Sequential(nn.ReLU())[0]._scope  # the child's scope object, "0"
+    both_inside, first_out = threading.Barrier(2), threading.Event()
+
+    def call(outer: str, leave_first: bool) -> tuple:
+        with name_scope(outer):
+            with shared:
+                both_inside.wait(WAIT_SECONDS)
+                inside = recorded_scope()
+                if not leave_first:
+                    assert first_out.wait(WAIT_SECONDS)
+            after = recorded_scope()
+            if leave_first:
+                first_out.set()
+        return inside, after
+
+    first = lambda: call("a", leave_first=True)  # noqa: E731
+    second = lambda: call("b", leave_first=False)  # noqa: E731
+    assert run_together(first, second) == [("a.0", "a"), ("b.0", "b")]
+
+
 def test_anomaly_mode_stays_in_its_thread(frequent_thread_switches):
     inside, done = threading.Event(), threading.Event()
 
