@@ -63,6 +63,8 @@ from . import primitives as P
 from . import state
 from .tensor import Tensor, _wrap
 
+_new_tensor = object.__new__
+
 _local = state.local
 _ndarray = np.ndarray
 
@@ -185,6 +187,7 @@ class Recorder:
         self.optimizers: list = []  # (optimizer, version)
         self.cleared_ids: set = set()
         self.fresh_leaves: list = []  # leaves whose first gradient assumed .grad None at entry
+        self.prologues: list = []  # functions run before every replay (refresh scalars, check)
 
     # -- arrays --------------------------------------------------------------------------
 
@@ -550,6 +553,12 @@ class Recorder:
         if all(o is not optimizer for o, _ in self.optimizers):
             self.optimizers.append((optimizer, None))
 
+    def before_replay(self, prologue: Callable[[], bool]) -> None:
+        """``prologue()`` runs before the kernels of every replay: it refreshes what the kernels
+        read from Python (a learning rate into its 0-d array) and returns False when something
+        the recording assumed no longer holds (then the function is recorded anew)."""
+        self.prologues.append(prologue)
+
     def cleared(self, params) -> None:
         for p in params:
             self.cleared_ids.add(id(p))
@@ -782,9 +791,6 @@ _VJP: dict = {
 # ---------------------------------------------------------------------------------------------
 
 
-_KEEP = object()  # in Recording.after: leave the parameter's .grad as it is
-
-
 class _Output:
     """A returned value: an array of the replay (copied on return) or a value returned as it is."""
 
@@ -829,14 +835,11 @@ class Recording:
         self.result_template = _map_outputs(result, lambda v: self._output_slot(rec, v))
         # The common return, one tensor, skips the walk over the structure.
         self.single = self.result_template if isinstance(self.result_template, _Output) else None
-        self.checks = bool(self.watched or self.optimizers or self.fresh_leaves)
-        # After the program, per parameter: the .grad it holds (or _KEEP) and whether it changed.
-        grads = {id(t): g for t, g in self.grads_after}
-        self.after = []
-        for t, _, _, updated in rec.states:
-            g = grads.get(id(t), _KEEP)
-            if updated or g is not _KEEP:
-                self.after.append((t, g, updated))
+        self.prologues = rec.prologues
+        self.checks = bool(self.watched or self.optimizers or self.fresh_leaves or self.prologues)
+        # After the program: the .grad each parameter holds (assigned past the property's
+        # checks, which the recording made once).
+        self.after = [(t, g) for t, g in self.grads_after]
 
     @staticmethod
     def _output_slot(rec: Recorder, value: Any) -> Any:
@@ -886,9 +889,18 @@ class Recording:
                     "but the recording started from none (the function does not call zero_grad() "
                     "itself); call zero_grad() before each call or inside the function"
                 )
+        for prologue in self.prologues:
+            if not prologue():
+                raise _Rerecord
 
     def replay(self, arrays: list) -> Any:
-        self.bind(arrays)
+        bound = self.bound
+        k = 0
+        for array in arrays:
+            if array is not bound[k]:
+                self.bind(arrays)
+                break
+            k += 1
         for t, buffer, view in self.states:
             if t._data is not view:
                 data = t._data
@@ -901,14 +913,15 @@ class Recording:
         for f, args in self.program:
             f(*args)
         state.mutation_clock = clock = state.mutation_clock + 1
-        for t, g, updated in self.after:
-            if g is not _KEEP:
-                t.grad = g
-            if updated:  # its values changed in place: older graphs through it must not run
-                t._mutated_at = clock
+        for t, g in self.after:
+            t._grad = g
+        for t in self.updated:  # its values changed in place: older graphs through it must not run
+            t._mutated_at = clock
         single = self.single
         if single is not None and single.array is not None:
-            return _wrap(single.array.copy())
+            out = _new_tensor(Tensor)
+            out._data = single.array.copy()
+            return out
         return self.outputs()
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from operator import is_
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -69,6 +70,84 @@ def _replay_update(
     """One parameter's update in a compiled step: the eager update's arithmetic (the same
     numbers), written into the replay's buffer for ``p``, with the state read afresh."""
     np.copyto(buffer, optimizer._update(buffer, g, optimizer._state_at(index), group))
+
+
+def _check_lr(owner: str, group_index: int, lr: Any) -> float:
+    if not (isinstance(lr, numbers.Real) and 0.0 <= lr < math.inf):
+        raise ValueError(
+            f"{owner}.step: param_groups[{group_index}]['lr'] must be a finite number >= 0, got {lr!r}"
+        )
+    return float(lr)
+
+
+class StepRecording:
+    """One ``step()`` recorded by a compiled function (``autograd.compile``), for optimizers
+    that write their update as kernels (:meth:`Optimizer._record_update`).
+
+    The kernels read the hyperparameters as 0-d arrays of the parameter's dtype, which NumPy
+    treats exactly as the Python floats of the eager update. The learning rate is written into
+    its arrays before every replay (schedules change it); any other change to the groups (a
+    hyperparameter, a parameter added) makes the compiled function record anew. Scratch arrays
+    are shared by parameters of the same shape and dtype: the updates run one after another.
+    """
+
+    def __init__(self, optimizer: Optimizer, recorder: Any) -> None:
+        self.optimizer, self.recorder = optimizer, recorder
+        self.groups = [
+            (group, list(group["params"]), {k: v for k, v in group.items() if k not in ("params", "lr")})
+            for group in optimizer.param_groups
+        ]
+        self.learning_rates: list[tuple[np.ndarray, int]] = []  # (0-d array, group index)
+        self._lr_arrays: dict = {}
+        self._scratch: dict = {}
+
+    def kernel(self, function: Callable, *args: Any, now: bool = True) -> None:
+        """``function(*args)`` becomes part of the compiled step (and runs now, unless not ``now``)."""
+        self.recorder.kernel(function, *args, now=now)
+
+    def lr(self, group_index: int, dtype: np.dtype) -> np.ndarray:
+        """The learning rate of a group as a 0-d array of ``dtype``, refreshed before every replay."""
+        key = (group_index, dtype)
+        array = self._lr_arrays.get(key)
+        if array is None:
+            lr = float(self.optimizer.param_groups[group_index]["lr"])
+            array = self._lr_arrays[key] = np.array(lr, dtype=dtype)
+            self.learning_rates.append((array, group_index))
+        return array
+
+    @staticmethod
+    def constant(value: float, dtype: np.dtype) -> np.ndarray:
+        """A hyperparameter other than the learning rate (checked before every replay)."""
+        return np.array(value, dtype=dtype)
+
+    def scratch(self, like: np.ndarray, k: int) -> np.ndarray:
+        """The ``k``-th scratch array of ``like``'s shape and dtype."""
+        key = (like.shape, like.dtype, k)
+        array = self._scratch.get(key)
+        if array is None:
+            array = self._scratch[key] = np.empty_like(like)
+        return array
+
+    def __call__(self) -> bool:
+        """Before a replay: False if the groups changed; else the learning rates refreshed."""
+        groups = self.optimizer.param_groups
+        if len(groups) != len(self.groups):
+            return False
+        for group, (recorded, params, hyper) in zip(groups, self.groups):
+            now = group["params"]
+            # (map: no tuple is built, and an idle tuple stays in Python's free lists)
+            if group is not recorded or len(now) != len(params) or not all(map(is_, now, params)):
+                return False
+            for key, value in hyper.items():
+                if group.get(key, _MISSING) != value:
+                    return False
+        owner = type(self.optimizer).__name__
+        for array, group_index in self.learning_rates:
+            array[()] = _check_lr(owner, group_index, groups[group_index]["lr"])
+        return True
+
+
+_MISSING = object()
 
 
 def check_flag(where: str, name: str, value: Any) -> bool:
@@ -183,16 +262,12 @@ class Optimizer:
         recorder = recording()
         if recorder is not None:
             recorder.depends_on(self)
+            step = StepRecording(self, recorder)
         else:
             self.compile_version += 1
         index = 0
         for group_index, group in enumerate(self.param_groups):
-            lr = group["lr"]
-            if not (isinstance(lr, numbers.Real) and 0.0 <= lr < math.inf):
-                raise ValueError(
-                    f"{type(self).__name__}.step: param_groups[{group_index}]['lr'] must be a finite "
-                    f"number >= 0, got {lr!r}"
-                )
+            _check_lr(type(self).__name__, group_index, group["lr"])
             for p in group["params"]:
                 g = p.grad
                 if g is not None:
@@ -205,10 +280,14 @@ class Optimizer:
                         # A compiled step: the update becomes a kernel of the replay, writing
                         # into the buffer that holds p's values there (autograd.compile).
                         g = recorder.gradient(p)
-                        recorder.kernel(_replay_update, self, p, recorder.parameter(p), g, index, group)
+                        w = recorder.parameter(p)
+                        if not self._record_update(step, w, g, self._state_at(index), group_index):
+                            recorder.kernel(_replay_update, self, p, w, g, index, group)
                     else:
                         p.assign(self._update(p.data, g, self._state_at(index), group), copy=False)
                 index += 1
+        if recorder is not None:
+            recorder.before_replay(step)
         return loss
 
     def _state_at(self, index: int) -> dict[str, Any]:
@@ -221,6 +300,14 @@ class Optimizer:
         """The new values (a new array) of a parameter whose values are ``w`` and gradient
         ``g``; updates the parameter's ``state``."""
         raise NotImplementedError
+
+    def _record_update(
+        self, step: StepRecording, w: np.ndarray, g: np.ndarray, state: dict[str, Any], group_index: int
+    ) -> bool:
+        """A compiled step's update of one parameter as kernels (``step.kernel``), in place in
+        ``w``, with the arithmetic of :meth:`_update` (the same numbers); state arrays it keeps
+        are updated in place. False (the default): the replay calls :meth:`_update` instead."""
+        return False
 
     #: Bumped whenever the state is replaced outside a compiled step (an eager step, a loaded
     #: state dict), so that a compiled step recorded against the old state records anew.
