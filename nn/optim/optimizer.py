@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from operator import is_
 from collections.abc import Callable, Iterable, Mapping
+from operator import is_
 from typing import Any
 
 import numpy as np
