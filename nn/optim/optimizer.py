@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Iterable, Mapping
-from operator import is_
+from operator import is_, itemgetter
 from typing import Any
 
 import numpy as np
@@ -93,10 +93,13 @@ class StepRecording:
 
     def __init__(self, optimizer: Optimizer, recorder: Any) -> None:
         self.optimizer, self.recorder = optimizer, recorder
-        self.groups = [
-            (group, list(group["params"]), {k: v for k, v in group.items() if k not in ("params", "lr")})
-            for group in optimizer.param_groups
-        ]
+        # Per group: the dict, a copy of its parameter list, and its hyperparameters (a getter
+        # and their values), compared before every replay.
+        self.groups = []
+        for group in optimizer.param_groups:
+            keys = tuple(sorted(k for k in group if k != "params"))
+            values = itemgetter(*keys)
+            self.groups.append([group, list(group["params"]), keys, values, values(group)])
         self.learning_rates: list[tuple[np.ndarray, int]] = []  # (0-d array, group index)
         self._lr_arrays: dict = {}
         self._scratch: dict = {}
@@ -129,25 +132,36 @@ class StepRecording:
         return array
 
     def __call__(self) -> bool:
-        """Before a replay: False if the groups changed; else the learning rates refreshed."""
+        """Before a replay: False if the groups changed; the learning rates refreshed if they did."""
         groups = self.optimizer.param_groups
         if len(groups) != len(self.groups):
             return False
-        for group, (recorded, params, hyper) in zip(groups, self.groups):
+        for group, entry in zip(groups, self.groups):
+            recorded, params, keys, values, hyper = entry
             now = group["params"]
-            # (map: no tuple is built, and an idle tuple stays in Python's free lists)
+            # (map: no tuple is built, and an idle tuple would stay in Python's free lists)
             if group is not recorded or len(now) != len(params) or not all(map(is_, now, params)):
                 return False
-            for key, value in hyper.items():
-                if group.get(key, _MISSING) != value:
+            try:
+                current = values(group)
+                same = current == hyper
+            except (KeyError, ValueError):  # a key removed; an array that replaced a value
+                return False
+            if not same:
+                # Only the learning rate may change (schedules): anything else records anew.
+                changed = [k for k, a, b in zip(keys, current, hyper) if a != b]
+                if changed != ["lr"]:
                     return False
+                entry[4] = current
+                self._refresh_learning_rates()
+        return True
+
+    def _refresh_learning_rates(self) -> None:
+        groups = self.optimizer.param_groups
         owner = type(self.optimizer).__name__
         for array, group_index in self.learning_rates:
             array[()] = _check_lr(owner, group_index, groups[group_index]["lr"])
-        return True
 
-
-_MISSING = object()
 
 
 def check_flag(where: str, name: str, value: Any) -> bool:
