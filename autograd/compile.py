@@ -54,6 +54,7 @@ import functools
 import random
 import weakref
 from collections.abc import Callable
+from operator import attrgetter, is_
 from typing import Any
 
 import numpy as np
@@ -61,7 +62,7 @@ import numpy as np
 from . import fused as F
 from . import primitives as P
 from . import state
-from .tensor import Tensor, _wrap
+from .tensor import _CLOCK_LOCK, Tensor, _wrap
 
 _new_tensor = object.__new__
 
@@ -234,6 +235,7 @@ class Recorder:
             view = buffer.view()
             view.flags.writeable = False
             t._data = view
+            state.mutation_clock += 1  # other recordings' replays see the new array (reload)
             _ADOPTED[id(t)] = (buffer, view)
             # Keyed by identity (a tensor's == is elementwise), dropped when the tensor goes.
             weakref.finalize(t, _ADOPTED.pop, id(t), None)
@@ -836,7 +838,8 @@ class Recording:
         # The common return, one tensor, skips the walk over the structure.
         self.single = self.result_template if isinstance(self.result_template, _Output) else None
         self.prologues = rec.prologues
-        self.checks = bool(self.watched or self.optimizers or self.fresh_leaves or self.prologues)
+        self.checks = bool(self.optimizers or self.fresh_leaves or self.prologues)
+        self.clock = -1  # the mutation clock after the last replay (-1: none yet)
         # After the program: the .grad each parameter holds (assigned past the property's
         # checks, which the recording made once).
         self.after = [(t, g) for t, g in self.grads_after]
@@ -876,9 +879,6 @@ class Recording:
     def check(self) -> None:
         """Record anew if a bound constant or an optimizer's state was replaced from outside;
         raise if a parameter holds a gradient the recording assumed absent."""
-        for t, array in self.watched:
-            if t._data is not array:
-                raise _Rerecord
         for optimizer, version in self.optimizers:
             if optimizer.compile_version != version:
                 raise _Rerecord
@@ -893,26 +893,37 @@ class Recording:
             if not prologue():
                 raise _Rerecord
 
-    def replay(self, arrays: list) -> Any:
-        bound = self.bound
-        k = 0
-        for array in arrays:
-            if array is not bound[k]:
-                self.bind(arrays)
-                break
-            k += 1
+    def reload(self) -> None:
+        """Parameters whose data was replaced (``p.data = ...``, ``load_state_dict``) are copied
+        into the replay's buffers; a replaced constant makes a new recording."""
         for t, buffer, view in self.states:
             if t._data is not view:
                 data = t._data
                 if data.shape != buffer.shape or data.dtype != buffer.dtype:
                     raise _Rerecord
-                np.copyto(buffer, data)  # p.data = ... or load_state_dict: seen by this replay
+                np.copyto(buffer, data)
                 t._data = view
+        for t, array in self.watched:
+            if t._data is not array:
+                raise _Rerecord
+
+    def replay(self, arrays: list) -> Any:
+        if not all(map(is_, arrays, self.bound)):
+            self.bind(arrays)
+        # Every replacement of a tensor's data moves the engine's mutation clock (Tensor.data's
+        # setter): if it has not moved since the end of this recording's last replay, no
+        # parameter or constant was replaced.
+        if state.mutation_clock != self.clock:
+            self.reload()
         if self.checks:
             self.check()
+        start = state.mutation_clock
         for f, args in self.program:
             f(*args)
-        state.mutation_clock = clock = state.mutation_clock + 1
+        with _CLOCK_LOCK:
+            state.mutation_clock = clock = state.mutation_clock + 1
+        # A replacement by another thread while the kernels ran is seen by the next replay.
+        self.clock = clock if clock == start + 1 else -1
         for t, g in self.after:
             t._grad = g
         for t in self.updated:  # its values changed in place: older graphs through it must not run
@@ -950,8 +961,12 @@ def _argument_arrays(args: tuple) -> tuple[list, tuple]:
                 "or NumPy arrays (bind other values with functools.partial or a closure)"
             )
         arrays.append(array)
-        key.append((array.shape, array.dtype, array.__class__))
+        key.append(_signature(array))
     return arrays, tuple(key)
+
+
+#: What selects a recording: each argument's shape, dtype and class.
+_signature = attrgetter("shape", "dtype", "__class__")
 
 
 def _rng_states() -> tuple:
@@ -971,7 +986,7 @@ class Compiled:
     def __call__(self, *args: Any) -> Any:
         try:  # the fast path: tensors and arrays, a recording for their shapes and dtypes
             arrays = [a._data if a.__class__ is Tensor else _c_order(a) for a in args]
-            key = tuple([(a.shape, a.dtype, a.__class__) for a in arrays])
+            key = tuple(list(map(_signature, arrays)))
             recording = self.recordings.get(key)
         except AttributeError:
             recording = None

@@ -7,6 +7,7 @@ MLP step (docs/maths.md) that the benchmarks use as their baseline.
 
 import random
 import tracemalloc
+from functools import partial
 
 import numpy as np
 import pytest
@@ -28,13 +29,22 @@ def batches(n, m=7, dtype=np.float64, seed=0):
         yield X, Y
 
 
+#: The optimizers of the compiled steps under test: SGD's update is replayed as kernels of
+#: its own (each variant a different sequence), Adam's through its eager update.
+OPTIMIZERS = {
+    "sgd": partial(nn.optim.SGD, lr=0.1, momentum=0.9),
+    "adam": partial(nn.optim.Adam, lr=0.01),
+    "sgd-plain": partial(nn.optim.SGD, lr=0.1),
+    "sgd-decay": partial(nn.optim.SGD, lr=0.1, weight_decay=0.01),
+    "sgd-dampened": partial(nn.optim.SGD, lr=0.1, momentum=0.8, dampening=0.3, weight_decay=0.1),
+    "sgd-nesterov": partial(nn.optim.SGD, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
+}
+
+
 def make_step(optimizer, activation="relu", dtype=np.float64):
     """A model, its optimizer and the training step of the API example (zero_grad inside)."""
     model = nn.MLP(SIZES, activation=activation, dtype=dtype, rng=0)
-    if optimizer == "sgd":
-        opt = nn.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    else:
-        opt = nn.optim.Adam(model.parameters(), lr=0.01)
+    opt = OPTIMIZERS[optimizer](model.parameters())
     calls = []
 
     def step(X, Y):
@@ -73,6 +83,37 @@ def test_fifty_steps_equal_eager(optimizer, activation, dtype):
         assert np.array_equal(a, b)
     if optimizer == "adam":
         assert [opt.state[k]["step"] for k in sorted(opt.state)] == [50] * len(opt.state)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("optimizer", ["sgd-plain", "sgd-decay", "sgd-dampened", "sgd-nesterov"])
+def test_every_sgd_variant_equals_eager(optimizer, dtype):
+    eager_model, eager_opt, eager_step, _ = make_step(optimizer, dtype=dtype)
+    model, opt, step, calls = make_step(optimizer, dtype=dtype)
+    compiled = autograd.compile(step)
+    for X, Y in batches(20, dtype=dtype):
+        assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+    assert len(calls) == 1
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data), p.name
+        assert np.array_equal(p.grad, q.grad), p.name
+    for a, b in zip(optimizer_arrays(opt), optimizer_arrays(eager_opt)):
+        assert np.array_equal(a, b)
+
+
+def test_compiled_step_starts_from_momentum_of_eager_steps():
+    """Momentum buffers left by eager steps are where the compiled step's first update starts."""
+    eager_model, _, eager_step, _ = make_step("sgd-nesterov")
+    model, _, step, _ = make_step("sgd-nesterov")
+    compiled = autograd.compile(step)
+    data = list(batches(6))
+    for X, Y in data[:3]:
+        step(Tensor(X), Tensor(Y))
+        eager_step(Tensor(X), Tensor(Y))
+    for X, Y in data[3:]:
+        assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data), p.name
 
 
 def test_sgd_step_matches_the_closed_forms():
@@ -139,16 +180,87 @@ def test_outside_parameter_changes_are_seen():
         assert np.array_equal(p.data, q.data)
 
 
-def test_learning_rate_changes_are_seen():
-    eager_model, eager_opt, eager_step, _ = make_step("adam")
-    model, opt, step, calls = make_step("adam")
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "sgd-plain"])
+def test_learning_rate_changes_are_seen_without_recording_again(optimizer):
+    eager_model, eager_opt, eager_step, _ = make_step(optimizer)
+    model, opt, step, calls = make_step(optimizer)
     compiled = autograd.compile(step)
     for k, (X, Y) in enumerate(batches(6)):
-        opt.lr = eager_opt.lr = 0.01 / (k + 1)
+        for o in (opt, eager_opt):
+            o.param_groups[0]["lr"] = 0.1 / (k + 1)
         assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
     assert len(calls) == 1
     for p, q in zip(model.parameters(), eager_model.parameters()):
         assert np.array_equal(p.data, q.data)
+
+
+def test_a_schedule_sets_the_learning_rate_of_the_replays():
+    eager_model, eager_opt, eager_step, _ = make_step("sgd")
+    model, opt, step, calls = make_step("sgd")
+    schedules = [nn.optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.5) for o in (opt, eager_opt)]
+    compiled = autograd.compile(step)
+    for X, Y in batches(7):
+        assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+        for schedule in schedules:
+            schedule.step()
+    assert opt.param_groups[0]["lr"] == 0.1 * 0.5**3
+    assert len(calls) == 1
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data)
+
+
+def test_an_invalid_learning_rate_raises_on_replay():
+    _, opt, step, _ = make_step("sgd-plain")
+    compiled = autograd.compile(step)
+    (X, Y), (X2, Y2) = batches(2)
+    compiled(X, Y)
+    before = [p.data.copy() for p in opt.param_groups[0]["params"]]
+    opt.param_groups[0]["lr"] = float("nan")
+    with pytest.raises(ValueError, match=r"SGD.step: param_groups\[0\]\['lr'\] must be a finite number"):
+        compiled(X2, Y2)
+    for p, b in zip(opt.param_groups[0]["params"], before):
+        assert np.array_equal(p.data, b)  # raised before any kernel ran
+
+
+def _set_momentum(opt):
+    opt.param_groups[0]["momentum"] = 0.5
+
+
+def _set_nesterov(opt):
+    opt.param_groups[0]["nesterov"] = True
+
+
+def _add_group(opt):
+    opt.add_param_group({"params": [Tensor(np.ones(3), requires_grad=True)]})
+
+
+def _replace_parameter(opt):
+    params = opt.param_groups[0]["params"]
+    params[0] = Tensor(params[0].data.copy(), requires_grad=True)
+
+
+@pytest.mark.parametrize(
+    "change", [_set_momentum, _set_nesterov, _add_group, _replace_parameter],
+    ids=["momentum", "nesterov", "new group", "parameter replaced"],
+)
+def test_changed_optimizer_groups_record_again(change):
+    """Anything but the learning rate is part of the recording: a change records anew, and the
+    steps stay those of eager execution."""
+    eager_model, eager_opt, eager_step, _ = make_step("sgd")
+    model, opt, step, calls = make_step("sgd")
+    compiled = autograd.compile(step)
+    data = list(batches(5))
+    for X, Y in data[:2]:
+        assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+    change(opt)
+    change(eager_opt)
+    for X, Y in data[2:]:
+        model.zero_grad()  # (a parameter the optimizer no longer lists keeps its gradient)
+        eager_model.zero_grad()
+        assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+    assert len(calls) == 2
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data), p.name
 
 
 def test_eager_optimizer_step_in_between_records_again():
