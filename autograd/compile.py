@@ -551,6 +551,12 @@ class Recorder:
                 self._know(a, a, _TEMP)
         self.emit(function, list(args), (), now)
 
+    def owns(self, array: np.ndarray) -> bool:
+        """Whether the replays use ``array`` itself, never an argument bound per call: an array
+        the optimizer may address in pieces (a parameter's buffer, its gradient, its state)."""
+        known = self.replay_of.get(id(array))
+        return known is None or (known is array and self.kind[id(array)] != _ARG)
+
     def depends_on(self, optimizer: Any) -> None:
         if all(o is not optimizer for o, _ in self.optimizers):
             self.optimizers.append((optimizer, None))

@@ -85,15 +85,24 @@ def test_fifty_steps_equal_eager(optimizer, activation, dtype):
         assert [opt.state[k]["step"] for k in sorted(opt.state)] == [50] * len(opt.state)
 
 
+@pytest.mark.parametrize("chunked", [False, True], ids=["whole", "in-chunks"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("optimizer", ["sgd-plain", "sgd-decay", "sgd-dampened", "sgd-nesterov"])
-def test_every_sgd_variant_equals_eager(optimizer, dtype):
+def test_every_sgd_variant_equals_eager(optimizer, dtype, chunked, monkeypatch):
+    """Each SGD variant replays its own kernels; ``in-chunks``: with chunks of 5 float64 or 10
+    float32 numbers, the larger weight matrices are updated in pieces, the last one shorter."""
+    if chunked:
+        monkeypatch.setattr(nn.optim.optimizer.StepRecording, "CHUNK_BYTES", 40)
     eager_model, eager_opt, eager_step, _ = make_step(optimizer, dtype=dtype)
     model, opt, step, calls = make_step(optimizer, dtype=dtype)
     compiled = autograd.compile(step)
     for X, Y in batches(20, dtype=dtype):
         assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
     assert len(calls) == 1
+    (recording,) = compiled.recordings.values()
+    in_chunks = [f for f, _ in recording.program if f is nn.optim.optimizer._run_in_chunks]
+    larger = [p for p in model.parameters() if p.data.nbytes > 80]  # twice the chunk
+    assert len(in_chunks) == (len(larger) if chunked else 0) and len(larger) >= 2
     for p, q in zip(model.parameters(), eager_model.parameters()):
         assert np.array_equal(p.data, q.data), p.name
         assert np.array_equal(p.grad, q.grad), p.name

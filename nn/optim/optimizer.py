@@ -72,6 +72,12 @@ def _replay_update(
     np.copyto(buffer, optimizer._update(buffer, g, optimizer._state_at(index), group))
 
 
+def _run_in_chunks(chunks: list) -> None:
+    for kernels in chunks:
+        for function, args in kernels:
+            function(*args)
+
+
 def _check_lr(owner: str, group_index: int, lr: Any) -> float:
     if not (isinstance(lr, numbers.Real) and 0.0 <= lr < math.inf):
         raise ValueError(
@@ -89,7 +95,18 @@ class StepRecording:
     its arrays before every replay (schedules change it); any other change to the groups (a
     hyperparameter, a parameter added) makes the compiled function record anew. Scratch arrays
     are shared by parameters of the same shape and dtype: the updates run one after another.
+
+    One parameter's kernels are elementwise (arrays shaped like the parameter, and 0-d
+    scalars), so a large parameter's update runs chunk by chunk: every kernel on the first
+    ``CHUNK_BYTES`` of each array, then on the next, with scratch arrays of one chunk that stay
+    in the cache. Each element sees the same operations in the same order: the numbers do not
+    change, only the memory traffic (``w - lr g`` reads ``g`` and ``w`` and writes ``w`` once,
+    instead of also writing and reading a parameter-sized ``lr g``).
     """
+
+    #: Elementwise updates of arrays larger than twice this run in chunks of this size: a few
+    #: chunks of every array of the update fit in the cache of one core.
+    CHUNK_BYTES = 256 * 1024
 
     def __init__(self, optimizer: Optimizer, recorder: Any) -> None:
         self.optimizer, self.recorder = optimizer, recorder
@@ -103,10 +120,59 @@ class StepRecording:
         self.learning_rates: list[tuple[np.ndarray, int]] = []  # (0-d array, group index)
         self._lr_arrays: dict = {}
         self._scratch: dict = {}
+        self._pending: list = []  # the current parameter's kernels: (function, args, now, replay)
 
-    def kernel(self, function: Callable, *args: Any, now: bool = True) -> None:
-        """``function(*args)`` becomes part of the compiled step (and runs now, unless not ``now``)."""
-        self.recorder.kernel(function, *args, now=now)
+    def kernel(self, function: Callable, *args: Any, now: bool = True, replay: bool = True) -> None:
+        """``function(*args)``, an elementwise kernel of the current parameter's update, runs in
+        the recording call (unless not ``now``) and in every replay (unless not ``replay``: a
+        first step that differs from the later ones), in the order of these calls."""
+        self._pending.append((function, args, now, replay))
+
+    def end_parameter(self, like: np.ndarray) -> None:
+        """Emit the kernels of one parameter's update, whose arrays are shaped like ``like``."""
+        kernels, self._pending = self._pending, []
+        replayed = [(function, args) for function, args, _, replay in kernels if replay]
+        chunks = self._chunks(like, replayed) if like.nbytes > 2 * self.CHUNK_BYTES else None
+        if chunks is None:
+            for function, args, now, replay in kernels:
+                if replay:
+                    self.recorder.kernel(function, *args, now=now)
+                elif now:
+                    function(*args)
+            return
+        for function, args, now, _ in kernels:
+            if now:
+                function(*args)  # the recording call: on the whole arrays (the same numbers)
+        self.recorder.kernel(_run_in_chunks, chunks, now=False)
+
+    def _chunks(self, like: np.ndarray, kernels: list) -> list | None:
+        """The kernels on consecutive chunks of their arrays: ``[[(function, args), ...], ...]``,
+        or None if an array is not a contiguous buffer of the step's own (then no chunks)."""
+        recorder, scratch = self.recorder, {id(a) for a in self._scratch.values()}
+        for _, args in kernels:
+            for a in args:
+                if a.__class__ is not np.ndarray or a.ndim == 0:
+                    continue
+                if a.shape != like.shape or not a.flags.c_contiguous or not recorder.owns(a):
+                    return None
+        size = max(1, self.CHUNK_BYTES // like.itemsize)
+        small = {}  # one chunk-sized array per scratch array
+        chunks = []
+        for start in range(0, like.size, size):
+            stop = min(start + size, like.size)
+
+            def piece(a, start=start, stop=stop):
+                if a.__class__ is not np.ndarray or a.ndim == 0:
+                    return a
+                if id(a) in scratch:
+                    buffer = small.get(id(a))
+                    if buffer is None:
+                        buffer = small[id(a)] = np.empty(size, dtype=a.dtype)
+                    return buffer[: stop - start]
+                return a.reshape(-1)[start:stop]
+
+            chunks.append([(function, [piece(a) for a in args]) for function, args in kernels])
+        return chunks
 
     def lr(self, group_index: int, dtype: np.dtype) -> np.ndarray:
         """The learning rate of a group as a 0-d array of ``dtype``, refreshed before every replay."""
@@ -295,7 +361,9 @@ class Optimizer:
                         # into the buffer that holds p's values there (autograd.compile).
                         g = recorder.gradient(p)
                         w = recorder.parameter(p)
-                        if not self._record_update(step, w, g, self._state_at(index), group_index):
+                        if self._record_update(step, w, g, self._state_at(index), group_index):
+                            step.end_parameter(w)
+                        else:
                             recorder.kernel(_replay_update, self, p, w, g, index, group)
                     else:
                         p.assign(self._update(p.data, g, self._state_at(index), group), copy=False)

@@ -87,10 +87,12 @@ class SGD(Optimizer):
         free = second if g is first else first  # a scratch array that g is not
         if momentum:
             buffer = state.get("momentum_buffer")
-            later = buffer is not None  # the first step only copies the gradient
+            later = buffer is not None
             # The buffer is the replay's own array, updated in place from now on.
-            buffer = np.array(g) if buffer is None else np.array(buffer, dtype=dtype)
+            buffer = np.empty_like(w) if buffer is None else np.array(buffer, dtype=dtype)
             state["momentum_buffer"] = buffer
+            if not later:  # the first step copies the gradient, the later ones do what follows
+                step.kernel(np.copyto, buffer, g, replay=False)
             # b = μ b + (1 - τ) g; with τ = 0 the product with 1 is skipped (it is exact).
             keep = 1 - float(group["dampening"])
             step.kernel(np.multiply, buffer, step.constant(momentum, dtype), buffer, now=later)
