@@ -490,6 +490,41 @@ def test_binary_cost_and_constant_operands_follow_the_arguments():
         assert np.array_equal(p.data, q.data)
 
 
+# The replay multiplies first (0 · -inf: NumPy warns) and sums again without those terms.
+@pytest.mark.filterwarnings("ignore:invalid value encountered in multiply:RuntimeWarning")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_masked_classes_in_a_replay_give_eager_cost(dtype):
+    """A logit of -inf (a class masked by the argument ``M``) has log A = -inf: eager sums
+    ``Y ⊙ log A`` only where Y ≠ 0, and so must a replay recorded without a masked class."""
+
+    def make():
+        model = nn.MLP(SIZES, dtype=dtype, rng=0)
+        opt = nn.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(X, Y, M):
+            opt.zero_grad()
+            loss = nn.softmax_cross_entropy(model(X) + M, Y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, step
+
+    eager_model, eager_step = make()
+    model, step = make()
+    compiled = autograd.compile(step)
+    for k, (X, Y) in enumerate(batches(6, dtype=dtype)):
+        M = np.zeros(Y.shape, dtype=dtype)
+        if k % 2:
+            M[(Y == 0).argmax(axis=0), np.arange(Y.shape[1])] = -np.inf  # a wrong class per column
+        expected = eager_step(Tensor(X), Tensor(Y), Tensor(M)).data
+        got = compiled(X, Y, M).data
+        assert np.isfinite(expected)
+        assert np.array_equal(got, expected)
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data)
+
+
 @pytest.mark.parametrize("dataset, activation", [("digits", "relu"), ("moons", "tanh")])
 def test_training_job_compiles_its_step_with_the_same_losses(dataset, activation):
     """``python -m nn.train`` replays a recorded step by default; --no-compile runs it eagerly.
