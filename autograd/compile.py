@@ -859,8 +859,13 @@ class Recording:
         self.checks = bool(self.optimizers or self.fresh_leaves or self.prologues)
         self.clock = -1  # the mutation clock after the last replay (-1: none yet)
         # After the program: the .grad each parameter holds (assigned past the property's
-        # checks, which the recording made once).
-        self.after = [(t, g) for t, g in self.grads_after]
+        # checks, which the recording made once) and the parameters it updated in place; in a
+        # training step they are the same, set by one loop.
+        updated = {id(t) for t in self.updated}
+        self.after = [(t, g) for t, g in self.grads_after if id(t) in updated]
+        self.after_grad = [(t, g) for t, g in self.grads_after if id(t) not in updated]
+        with_grad = {id(t) for t, _ in self.grads_after}
+        self.after_update = [t for t in self.updated if id(t) not in with_grad]
 
     @staticmethod
     def _output_slot(rec: Recorder, value: Any) -> Any:
@@ -942,9 +947,13 @@ class Recording:
             state.mutation_clock = clock = state.mutation_clock + 1
         # A replacement by another thread while the kernels ran is seen by the next replay.
         self.clock = clock if clock == start + 1 else -1
+        # A parameter's values changed in place: older graphs through it must not run.
         for t, g in self.after:
             t._grad = g
-        for t in self.updated:  # its values changed in place: older graphs through it must not run
+            t._mutated_at = clock
+        for t, g in self.after_grad:
+            t._grad = g
+        for t in self.after_update:
             t._mutated_at = clock
         single = self.single
         if single is not None and single.array is not None:
@@ -1003,12 +1012,13 @@ class Compiled:
 
     def __call__(self, *args: Any) -> Any:
         try:  # the fast path: tensors and arrays, a recording for their shapes and dtypes
-            arrays = [a._data if a.__class__ is Tensor else _c_order(a) for a in args]
+            # (a tensor that requires grad goes to _c_order, which fails: the slow path raises)
+            arrays = [a._data if a.__class__ is Tensor and not a._requires_grad else _c_order(a) for a in args]
             key = tuple(list(map(_signature, arrays)))
             recording = self.recordings.get(key)
         except AttributeError:
             recording = None
-        if recording is not None and not any([a.requires_grad for a in args if a.__class__ is Tensor]):
+        if recording is not None:
             try:
                 return recording.replay(arrays)
             except _Rerecord:

@@ -206,7 +206,7 @@ class StepRecording:
             recorded, params, keys, values, hyper = entry
             now = group["params"]
             # (map: no tuple is built, and an idle tuple would stay in Python's free lists)
-            if group is not recorded or len(now) != len(params) or not all(map(is_, now, params)):
+            if group is not recorded or len(now) != len(params) or False in map(is_, now, params):
                 return False
             try:
                 current = values(group)
