@@ -69,7 +69,16 @@ _new_tensor = object.__new__
 _local = state.local
 _ndarray = np.ndarray
 
-__all__ = ["ConcretizationError", "Compiled", "Recorder", "check_values", "compile", "host", "recording"]
+__all__ = [
+    "ConcretizationError",
+    "Compiled",
+    "Recorder",
+    "check_values",
+    "compile",
+    "host",
+    "recording",
+    "update_together",
+]
 
 
 ConcretizationError = state.ConcretizationError
@@ -164,6 +173,43 @@ _CONST, _ARG, _STATE, _TEMP = "const", "arg", "state", "temp"
 #: the tensor shares them, so recordings for several batch sizes update the same parameters.
 _ADOPTED: dict = {}  # id(tensor) -> (buffer, view); entries leave with their tensor (a finalizer)
 
+#: Leaf tensors that an optimizer updates together (a parameter group of one dtype), declared
+#: by :func:`update_together`: id(tensor) -> weak references to the whole group, in order.
+_TOGETHER: dict = {}
+
+
+def update_together(tensors: Any) -> None:
+    """Declare leaf tensors that are updated together (an optimizer's parameter group).
+
+    A recording that adopts one of them adopts them all, laid out one after another in a single
+    flat buffer, and gives their gradients the same layout in another: an update can then run
+    each of its elementwise kernels once over the whole group instead of once per tensor
+    (:meth:`Recorder.flat`). Eager execution is unaffected.
+    """
+    group = list(tensors)
+    if len(group) < 2 or len({t._data.dtype for t in group}) != 1:
+        return
+    refs = tuple(weakref.ref(t) for t in group)
+    for t in group:
+        if id(t) not in _TOGETHER:
+            weakref.finalize(t, _TOGETHER.pop, id(t), None)
+        _TOGETHER[id(t)] = refs
+
+
+def _flat_base(pieces: list) -> np.ndarray | None:
+    """The 1-d array that ``pieces`` tile, one after another from its start to its end, or None."""
+    base = pieces[0].base
+    if base is None or base.ndim != 1 or not base.flags.c_contiguous:
+        return None
+    address, size = base.ctypes.data, 0
+    for piece in pieces:
+        if piece.base is not base or not piece.flags.c_contiguous:
+            return None
+        if piece.ctypes.data != address + size * base.itemsize:
+            return None
+        size += piece.size
+    return base if size == base.size else None
+
 
 class Recorder:
     """Watches one eager call and writes its replay program.
@@ -189,6 +235,7 @@ class Recorder:
         self.cleared_ids: set = set()
         self.fresh_leaves: list = []  # leaves whose first gradient assumed .grad None at entry
         self.prologues: list = []  # functions run before every replay (refresh scalars, check)
+        self.gradient_slots: dict = {}  # id(leaf) -> its gradient's piece of a flat array
 
     # -- arrays --------------------------------------------------------------------------
 
@@ -226,6 +273,10 @@ class Recorder:
         entry = self.state_of.get(id(t))
         if entry is not None:
             return entry[2]
+        group = self._group_of(t)
+        if group is not None:
+            self._adopt_flat(group)
+            return self.state_of[id(t)][2]
         old = t._data
         shared = _ADOPTED.get(id(t))
         if shared is not None and shared[1] is old:
@@ -234,18 +285,99 @@ class Recorder:
             buffer = np.array(old, copy=True)
             view = buffer.view()
             view.flags.writeable = False
-            t._data = view
-            state.mutation_clock += 1  # other recordings' replays see the new array (reload)
-            _ADOPTED[id(t)] = (buffer, view)
-            # Keyed by identity (a tensor's == is elementwise), dropped when the tensor goes.
-            weakref.finalize(t, _ADOPTED.pop, id(t), None)
+            self._install(t, buffer, view)
+        self._register(t, old, buffer, view)
+        return view
+
+    def _install(self, t: Tensor, buffer: np.ndarray, view: np.ndarray) -> None:
+        """``t``'s values from now on: ``view``, a read-only view of the replay's ``buffer``."""
+        t._data = view
+        state.mutation_clock += 1  # other recordings' replays see the new array (reload)
+        _ADOPTED[id(t)] = (buffer, view)
+        # Keyed by identity (a tensor's == is elementwise), dropped when the tensor goes.
+        weakref.finalize(t, _ADOPTED.pop, id(t), None)
+
+    def _register(self, t: Tensor, old: np.ndarray, buffer: np.ndarray, view: np.ndarray) -> None:
         self._know(old, view, _STATE)
         self._know(view, view, _STATE)
         self.keep.append(buffer)
         entry = [t, buffer, view, False]
         self.states.append(entry)
         self.state_of[id(t)] = entry
-        return view
+
+    def _group_of(self, t: Tensor) -> list | None:
+        """The tensors declared to be updated with ``t`` (:func:`update_together`), if every one
+        of them is alive, a leaf that requires grad, of ``t``'s dtype and not adopted yet."""
+        refs = _TOGETHER.get(id(t))
+        if refs is None:
+            return None
+        group = [r() for r in refs]
+        for s in group:
+            if s is None or s._prim is not None or not s.requires_grad or id(s) in self.state_of:
+                return None
+            if s._data.dtype != t._data.dtype:
+                return None
+        return group if any(s is t for s in group) else None
+
+    def _adopt_flat(self, group: list) -> None:
+        """Adopt the tensors of a group into consecutive pieces of one flat buffer (the pieces
+        another recording laid out, if they still are)."""
+        shared = [_ADOPTED.get(id(s)) for s in group]
+        base = None
+        if None not in shared:
+            base = _flat_base([buffer for buffer, _ in shared])
+            if base is not None and any(b.shape != s._data.shape for (b, _), s in zip(shared, group)):
+                base = None
+        if base is None:
+            base = np.empty(sum(s._data.size for s in group), dtype=group[0]._data.dtype)
+            shared, start = [], 0
+            for s in group:
+                buffer = base[start : start + s._data.size].reshape(s._data.shape)
+                start += s._data.size
+                view = buffer.view()
+                view.flags.writeable = False
+                shared.append((buffer, view))
+        for s, (buffer, view) in zip(group, shared):
+            old = s._data
+            if old is not view:
+                np.copyto(buffer, old)  # (of its shape and dtype: it requires grad)
+                self._install(s, buffer, view)
+            self._register(s, old, buffer, view)
+
+    def _gradient_slot(self, leaf: Tensor) -> np.ndarray | None:
+        """Where the replay keeps ``leaf``'s gradient, if its group was adopted flat: a piece of
+        one flat array holding the gradients of the whole group, laid out as their values."""
+        slot = self.gradient_slots.get(id(leaf))
+        if slot is not None or id(leaf) not in self.state_of:
+            return slot
+        refs = _TOGETHER.get(id(leaf))
+        if refs is None:
+            return None
+        group = [r() for r in refs]
+        entries = [self.state_of.get(id(s)) for s in group if s is not None]
+        if len(entries) != len(group) or None in entries or _flat_base([e[1] for e in entries]) is None:
+            return None
+        base = np.empty(sum(e[1].size for e in entries), dtype=entries[0][1].dtype)
+        start = 0
+        for s, entry in zip(group, entries):
+            self.gradient_slots[id(s)] = base[start : start + entry[1].size].reshape(entry[1].shape)
+            start += entry[1].size
+        return self.gradient_slots[id(leaf)]
+
+    def flat(self, params: list) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(values, gradients)`` of the parameters as two flat arrays, each parameter's piece
+        after the previous one's, if the recording laid them out so (:func:`update_together`)
+        and every one has a gradient in its slot; else None."""
+        entries = [self.state_of.get(id(p)) for p in params]
+        if len(params) < 2 or None in entries:
+            return None
+        values = _flat_base([e[1] for e in entries])
+        grads = [p.grad for p in params]
+        slots = [self.gradient_slots.get(id(p)) for p in params]
+        if values is None or any(g is None or g is not slot for g, slot in zip(grads, slots)):
+            return None
+        gradients = _flat_base(grads)
+        return None if gradients is None else (values, gradients)
 
     def _resolve(self, value: Any) -> Any:
         if value.__class__ is not _ndarray:
@@ -262,10 +394,15 @@ class Recorder:
     def _is_arg(self, value: Any) -> bool:
         return value.__class__ is _ndarray and self.kind.get(id(value)) == _ARG
 
-    def _temp(self, array: np.ndarray) -> np.ndarray:
-        """An array the eager call produced, as an output buffer of the program."""
+    def _temp(self, array: np.ndarray, into: np.ndarray | None = None) -> np.ndarray:
+        """An array the eager call produced, as an output buffer of the program (``into``, if
+        given: an array of its shape and dtype that the program writes instead)."""
         if id(array) in self.kind:
             return self.replay_of[id(array)]
+        if into is not None:
+            np.copyto(into, array)
+            self._know(array, into, _TEMP)
+            return into
         if array.base is not None:
             # A view (of an argument, say): the replay writes into a buffer of its own, never
             # into memory that something else owns.
@@ -314,8 +451,11 @@ class Recorder:
     def _all_const(self, arrays) -> bool:
         return all(self._is_const(a) for a in arrays)
 
-    def _computed(self, result: np.ndarray, sources: list, lower: Callable, fallback: Callable) -> Any:
-        """Register ``result`` (computed eagerly from ``sources``) and emit what recomputes it."""
+    def _computed(
+        self, result: np.ndarray, sources: list, lower: Callable, fallback: Callable, into: Any = None
+    ) -> Any:
+        """Register ``result`` (computed eagerly from ``sources``) and emit what recomputes it
+        (into ``into``, if given and the result needs a buffer)."""
         if id(result) in self.kind:
             return self.replay_of[id(result)]  # the rule returned an input (add's g), a known array
         if self._all_const(sources):
@@ -323,7 +463,7 @@ class Recorder:
             return result
         if self._derived_view(result, sources):
             return result
-        out = self._temp(result)
+        out = self._temp(result, into)
         if lower is None or not lower(out):
             fallback(out)
         return out
@@ -447,7 +587,10 @@ class Recorder:
                         or not gi.flags.writeable
                         or _is_operand(gi, args)
                     )
-                    gi = self._vjp(node._prim, i, gi, g, ans, xs, static)
+                    slot = None
+                    if fresh and parent._prim is None and pkey not in grads and gi.dtype == data.dtype:
+                        slot = self._gradient_slot(parent)  # a leaf's first (and only) gradient
+                    gi = self._vjp(node._prim, i, gi, g, ans, xs, static, slot)
                     if gi.dtype != data.dtype:
                         cast = gi.astype(data.dtype)
                         gi = self._computed(
@@ -486,7 +629,7 @@ class Recorder:
         for pkey, leaf in leaves.items():
             self._accumulate_leaf(leaf, grads[pkey], pkey in owned)
 
-    def _vjp(self, prim, i, gi, g, ans, xs, static) -> np.ndarray:
+    def _vjp(self, prim, i, gi, g, ans, xs, static, into=None) -> np.ndarray:
         sources = [g, ans, *xs]
         lower = _VJP.get((prim, i))
         rule = prim.vjps[i]
@@ -497,7 +640,7 @@ class Recorder:
         def lowered(out):
             return lower(self, out, g, ans, xs, static)
 
-        return self._computed(gi, sources, lowered if lower is not None else None, fallback)
+        return self._computed(gi, sources, lowered if lower is not None else None, fallback, into)
 
     def _accumulate_leaf(self, leaf: Tensor, g: np.ndarray, owned: bool) -> None:
         self.tensor_array(leaf)
@@ -508,7 +651,12 @@ class Recorder:
                 leaf.grad = g
             else:
                 copy = np.array(g, dtype=leaf._data.dtype, copy=True)
-                leaf.grad = self._computed(copy, [g], None, lambda out: self.emit(_copy_into, [out, g], (0,)))
+                slot = self._gradient_slot(leaf)
+
+                def fallback(out):
+                    self.emit(_copy_into, [out, g], (0,))
+
+                leaf.grad = self._computed(copy, [g], None, fallback, slot)
             return
         previous = leaf.grad
         if self.kind.get(id(previous)) != _TEMP:
@@ -1012,8 +1160,10 @@ class Compiled:
 
     def __call__(self, *args: Any) -> Any:
         try:  # the fast path: tensors and arrays, a recording for their shapes and dtypes
-            # (a tensor that requires grad goes to _c_order, which fails: the slow path raises)
-            arrays = [a._data if a.__class__ is Tensor and not a._requires_grad else _c_order(a) for a in args]
+            # (a tensor that requires grad goes to _c_order, fails, and the slow path raises)
+            arrays = [
+                a._data if a.__class__ is Tensor and not a._requires_grad else _c_order(a) for a in args
+            ]
             key = tuple(list(map(_signature, arrays)))
             recording = self.recordings.get(key)
         except AttributeError:

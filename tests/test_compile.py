@@ -41,10 +41,11 @@ OPTIMIZERS = {
 }
 
 
-def make_step(optimizer, activation="relu", dtype=np.float64):
+def make_step(optimizer, activation="relu", dtype=np.float64, group_per_parameter=False):
     """A model, its optimizer and the training step of the API example (zero_grad inside)."""
     model = nn.MLP(SIZES, activation=activation, dtype=dtype, rng=0)
-    opt = OPTIMIZERS[optimizer](model.parameters())
+    params = model.parameters()
+    opt = OPTIMIZERS[optimizer]([{"params": [p]} for p in params] if group_per_parameter else params)
     calls = []
 
     def step(X, Y):
@@ -86,23 +87,34 @@ def test_fifty_steps_equal_eager(optimizer, activation, dtype):
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["whole", "in-chunks"])
+@pytest.mark.parametrize("grouped", [True, False], ids=["one-group", "group-per-parameter"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("optimizer", ["sgd-plain", "sgd-decay", "sgd-dampened", "sgd-nesterov"])
-def test_every_sgd_variant_equals_eager(optimizer, dtype, chunked, monkeypatch):
-    """Each SGD variant replays its own kernels; ``in-chunks``: with chunks of 5 float64 or 10
-    float32 numbers, the larger weight matrices are updated in pieces, the last one shorter."""
+def test_every_sgd_variant_equals_eager(optimizer, dtype, grouped, chunked, monkeypatch):
+    """Each SGD variant replays its own kernels: for one group, once over the flat arrays that
+    hold all of its parameters, gradients and momenta; else once per parameter. ``in-chunks``:
+    with chunks of 5 float64 or 10 float32 numbers, arrays larger than two chunks are updated
+    in pieces, the last one shorter."""
     if chunked:
         monkeypatch.setattr(nn.optim.optimizer.StepRecording, "CHUNK_BYTES", 40)
     eager_model, eager_opt, eager_step, _ = make_step(optimizer, dtype=dtype)
-    model, opt, step, calls = make_step(optimizer, dtype=dtype)
+    model, opt, step, calls = make_step(optimizer, dtype=dtype, group_per_parameter=not grouped)
     compiled = autograd.compile(step)
     for X, Y in batches(20, dtype=dtype):
         assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
     assert len(calls) == 1
     (recording,) = compiled.recordings.values()
     in_chunks = [f for f, _ in recording.program if f is nn.optim.optimizer._run_in_chunks]
-    larger = [p for p in model.parameters() if p.data.nbytes > 80]  # twice the chunk
-    assert len(in_chunks) == (len(larger) if chunked else 0) and len(larger) >= 2
+    if grouped:
+        total = sum(p.data.size for p in model.parameters())
+        last, args = recording.program[-1]
+        if chunked:
+            assert last is nn.optim.optimizer._run_in_chunks and len(in_chunks) == 1
+        else:  # w = w - lr g, over the whole group
+            assert last is np.subtract and args[0].shape == (total,) and not in_chunks
+    else:
+        larger = [p for p in model.parameters() if p.data.nbytes > 80]  # twice the chunk
+        assert len(in_chunks) == (len(larger) if chunked else 0) and len(larger) >= 2
     for p, q in zip(model.parameters(), eager_model.parameters()):
         assert np.array_equal(p.data, q.data), p.name
         assert np.array_equal(p.grad, q.grad), p.name

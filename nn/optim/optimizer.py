@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from autograd import Tensor, enable_grad
-from autograd.compile import recording
+from autograd.compile import recording, update_together
 
 ParamGroup = dict[str, Any]
 
@@ -76,6 +76,37 @@ def _run_in_chunks(chunks: list) -> None:
     for kernels in chunks:
         for function, args in kernels:
             function(*args)
+
+
+def _merged_state(states: list[dict], params: list[Tensor], dtype: np.dtype) -> dict | None:
+    """The states of a group's parameters as one: arrays joined into flat arrays, other entries
+    (equal in every state) as they are; None if the states differ in their entries."""
+    keys = set(states[0])
+    if any(set(state) != keys for state in states):
+        return None
+    merged: dict[str, Any] = {}
+    for key in keys:
+        values = [state[key] for state in states]
+        if all(isinstance(v, np.ndarray) and v.shape == p.shape for v, p in zip(values, params)):
+            merged[key] = np.concatenate([v.ravel() for v in values]).astype(dtype, copy=False)
+        elif all(not isinstance(v, np.ndarray) and v == values[0] for v in values):
+            merged[key] = values[0]
+        else:
+            return None
+    return merged
+
+
+def _split_state(merged: dict, states: list[dict], params: list[Tensor]) -> None:
+    """Each parameter's state from the merged one: its piece (a view) of every flat array."""
+    total = sum(p.size for p in params)
+    for key, value in merged.items():
+        start = 0
+        for state, p in zip(states, params):
+            if isinstance(value, np.ndarray) and value.shape == (total,):
+                state[key] = value[start : start + p.size].reshape(p.shape)
+                start += p.size
+            else:
+                state[key] = value
 
 
 def _check_lr(owner: str, group_index: int, lr: Any) -> float:
@@ -289,6 +320,7 @@ class Optimizer:
         self._check_params(where, index, group["params"])
         self._check_group(where, group)
         self.param_groups.append(group)
+        update_together(group["params"])  # a compiled step lays them out in one flat buffer
 
     def _check_params(self, where: str, group_index: int, params: list[Any]) -> None:
         positions: dict[int, str] = {}
@@ -348,6 +380,9 @@ class Optimizer:
         index = 0
         for group_index, group in enumerate(self.param_groups):
             _check_lr(type(self).__name__, group_index, group["lr"])
+            if recorder is not None and self._record_group(step, group_index, index):
+                index += len(group["params"])
+                continue
             for p in group["params"]:
                 g = p.grad
                 if g is not None:
@@ -371,6 +406,29 @@ class Optimizer:
         if recorder is not None:
             recorder.before_replay(step)
         return loss
+
+    def _record_group(self, step: StepRecording, group_index: int, index: int) -> bool:
+        """A compiled step's update of a whole group at once, with :meth:`_record_update` on
+        flat arrays: the parameters' values and their gradients as the recording laid them out
+        (``Recorder.flat``), and the state as flat arrays whose pieces become each parameter's
+        state. False (nothing recorded) when they are not laid out so, or the optimizer has no
+        kernels of its own: then each parameter is updated on its own."""
+        if type(self)._record_update is Optimizer._record_update:
+            return False
+        params = self.param_groups[group_index]["params"]
+        flat = step.recorder.flat(params)
+        if flat is None:
+            return False
+        values, gradients = flat
+        states = [self._state_at(index + k) for k in range(len(params))]
+        merged = _merged_state(states, params, values.dtype)
+        if merged is None or not self._record_update(step, values, gradients, merged, group_index):
+            return False
+        for p in params:
+            step.recorder.parameter(p)  # (the values' pieces: updated in place)
+        step.end_parameter(values)
+        _split_state(merged, states, params)
+        return True
 
     def _state_at(self, index: int) -> dict[str, Any]:
         state = self.state.get(index)
