@@ -21,11 +21,14 @@ checks that only raise may read values with :func:`check_values` (checked when r
 **What a replay reads from outside.** The arguments (bound anew on every call; an argument
 that is a different array object is bound in place of the old one; NumPy arrays arrive in the
 function as constant tensors, in C order as eager operations copy them, and NumPy arrays the
-function merely captures are constants of the recording, as under ``jax.jit``); every leaf tensor the
-function used (a parameter whose data was replaced, ``p.data = ...`` or ``load_state_dict``,
-is copied into the replay's buffer before the replay; a constant tensor whose data was
-replaced makes a new recording); the optimizers' hyperparameters that their protocol refreshes
-(the learning rate). An optimizer whose state was replaced from outside makes a new recording.
+function merely captures are constants of the recording, as under ``jax.jit``); every leaf
+tensor the function used (a parameter whose data was replaced, ``p.data = ...`` or
+``load_state_dict``, is copied into the replay's buffer before the replay; a constant tensor
+whose data was replaced makes a new recording: both are looked for only when the engine's
+mutation clock, which every replacement of a tensor's data moves, has moved since the last
+replay); the optimizers' hyperparameters (the learning rate is refreshed before every replay,
+any other change makes a new recording). An optimizer whose state was replaced from outside
+makes a new recording.
 
 **The optimizer protocol.** An optimizer's ``step()`` asks :func:`recording` for the active
 recorder; when there is one it reports its update instead of running it eagerly:
@@ -33,19 +36,27 @@ recorder; when there is one it reports its update instead of running it eagerly:
 * ``recorder.parameter(p)``: the writeable array that holds ``p``'s values from now on (``p``
   is given a read-only view of it); the update writes into it, in place;
 * ``recorder.gradient(p)``: the array that holds ``p.grad`` at this point of the step, or None;
+* ``recorder.flat(params)``: the values and gradients of a parameter group as two flat arrays,
+  when the recording laid them out so (the group was declared with :func:`update_together`):
+  an elementwise update then runs each kernel once for the whole group;
 * ``recorder.kernel(f, *args, now=True)``: the call ``f(*args)`` becomes part of the step;
   ``now`` runs it at once too (the recording call must compute what eager execution would);
   ``now=False`` only appends it (for a first step that differs from the later ones, which the
   optimizer then computes itself);
+* ``recorder.before_replay(prologue)``: ``prologue()`` runs before the kernels of every
+  replay; it refreshes what the kernels read from Python (a learning rate, into a 0-d array)
+  and returns False when the recording no longer holds (a hyperparameter changed);
 * ``recorder.depends_on(optimizer)``: the replay checks ``optimizer.compile_version`` (an int
   the optimizer bumps whenever its state arrays are replaced outside a replay: an eager step,
   ``load_state_dict``) and records anew when it changed.
 
 State arrays (momentum, Adam's moments) belong to the optimizer and are updated in place by the
-kernels, so its state stays readable; per-step scalars (Adam's bias corrections, the learning
-rate) are kernels too (a Python function writing 0-d arrays of the parameter's dtype, which
-NumPy then treats exactly as it treats the Python float of the eager step). ``zero_grad()``
-reports the parameters it clears with ``recorder.cleared(params)``.
+kernels, so its state stays readable; hyperparameters are 0-d arrays of the parameter's dtype,
+which NumPy treats exactly as it treats the Python floats of the eager step. ``zero_grad()``
+reports the parameters it clears with ``recorder.cleared(params)``. ``nn.optim.SGD`` writes its
+update as kernels (over a whole group at once, in cache-sized chunks for large groups: each
+number sees the same operations, so the results are eager's); optimizers without kernels of
+their own (Adam) run their eager update in one Python kernel per parameter.
 """
 
 from __future__ import annotations
