@@ -177,6 +177,23 @@ def test_new_batch_size_records_again():
         assert np.array_equal(p.data, q.data)
 
 
+@pytest.mark.parametrize("grouped", [True, False], ids=["one-group", "group-per-parameter"])
+@pytest.mark.parametrize("optimizer", ["sgd", "sgd-nesterov", "adam"])
+def test_recordings_for_two_batch_sizes_share_the_optimizer_state(optimizer, grouped):
+    """A last, shorter batch per epoch: two recordings take turns, each continuing the momenta
+    the other one left, as eager steps do."""
+    eager_model, _, eager_step, _ = make_step(optimizer)
+    model, _, step, calls = make_step(optimizer, group_per_parameter=not grouped)
+    compiled = autograd.compile(step)
+    for epoch in range(4):
+        for m in (7, 7, 3):
+            X, Y = next(batches(1, m=m, seed=10 * epoch + m))
+            assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+    assert len(calls) == 2  # recorded once per batch size
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data), p.name
+
+
 def test_outside_parameter_changes_are_seen():
     """``p.data = ...`` and ``load_state_dict`` between calls: the next replay starts from them."""
     eager_model, _, eager_step, _ = make_step("sgd")

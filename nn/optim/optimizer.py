@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from autograd import Tensor, enable_grad
-from autograd.compile import recording, update_together
+from autograd.compile import _flat_base, recording, update_together
 
 ParamGroup = dict[str, Any]
 
@@ -88,7 +88,11 @@ def _merged_state(states: list[dict], params: list[Tensor], dtype: np.dtype) -> 
     for key in keys:
         values = [state[key] for state in states]
         if all(isinstance(v, np.ndarray) and v.shape == p.shape for v, p in zip(values, params)):
-            merged[key] = np.concatenate([v.ravel() for v in values]).astype(dtype, copy=False)
+            base = _flat_base(values)  # pieces of one flat array already (an earlier recording's)
+            if base is not None and base.dtype == dtype:
+                merged[key] = base
+            else:
+                merged[key] = np.concatenate([v.ravel() for v in values]).astype(dtype, copy=False)
         elif all(not isinstance(v, np.ndarray) and v == values[0] for v in values):
             merged[key] = values[0]
         else:
@@ -103,8 +107,12 @@ def _split_state(merged: dict, states: list[dict], params: list[Tensor]) -> None
         start = 0
         for state, p in zip(states, params):
             if isinstance(value, np.ndarray) and value.shape == (total,):
-                state[key] = value[start : start + p.size].reshape(p.shape)
+                piece = value[start : start + p.size].reshape(p.shape)
                 start += p.size
+                old = state.get(key)
+                same = isinstance(old, np.ndarray) and old.base is value and old.shape == piece.shape
+                if not (same and old.ctypes.data == piece.ctypes.data):
+                    state[key] = piece  # (the view it holds already, if it is this piece)
             else:
                 state[key] = value
 
@@ -375,6 +383,8 @@ class Optimizer:
         if recorder is not None:
             recorder.depends_on(self)
             step = StepRecording(self, recorder)
+            own_kernels = type(self)._record_update is not Optimizer._record_update
+            arrays_before = self._state_arrays() if own_kernels else None
         else:
             self.compile_version += 1
         index = 0
@@ -405,7 +415,20 @@ class Optimizer:
                 index += 1
         if recorder is not None:
             recorder.before_replay(step)
+            if own_kernels and self._state_arrays() != arrays_before:
+                # The recording's kernels update new state arrays: a recording made before
+                # (another batch size) updates the old ones and must record anew.
+                self.compile_version += 1
         return loss
+
+    def _state_arrays(self) -> dict:
+        """Which array holds each state entry (by identity)."""
+        return {
+            (index, key): id(value)
+            for index, entry in self.state.items()
+            for key, value in entry.items()
+            if isinstance(value, np.ndarray)
+        }
 
     def _record_group(self, step: StepRecording, group_index: int, index: int) -> bool:
         """A compiled step's update of a whole group at once, with :meth:`_record_update` on

@@ -88,8 +88,12 @@ class SGD(Optimizer):
         if momentum:
             buffer = state.get("momentum_buffer")
             later = buffer is not None
-            # The buffer is the replay's own array, updated in place from now on.
-            buffer = np.empty_like(w) if buffer is None else np.array(buffer, dtype=dtype)
+            # Updated in place from now on (an array the state alone holds; one that another
+            # recording updates already: both keep updating the same array).
+            if buffer is None:
+                buffer = np.empty_like(w)
+            elif buffer.dtype != dtype or not (buffer.flags.writeable and buffer.flags.c_contiguous):
+                buffer = np.array(buffer, dtype=dtype)
             state["momentum_buffer"] = buffer
             if not later:  # the first step copies the gradient, the later ones do what follows
                 step.kernel(np.copyto, buffer, g, replay=False)
