@@ -122,6 +122,37 @@ def test_every_sgd_variant_equals_eager(optimizer, dtype, grouped, chunked, monk
         assert np.array_equal(a, b)
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "sgd-plain"])
+def test_a_parameter_without_gradient_in_the_group(optimizer):
+    """A parameter of the group that the cost does not use has no gradient: eager skips it, and
+    so does the replay (which then updates the others one by one)."""
+
+    def make():
+        model = nn.MLP(SIZES, dtype=np.float64, rng=0)
+        unused = Tensor(np.arange(3.0), requires_grad=True)
+        params = [*model.parameters()[:2], unused, *model.parameters()[2:]]
+        opt = OPTIMIZERS[optimizer](params)
+
+        def step(X, Y):
+            opt.zero_grad()
+            loss = nn.softmax_cross_entropy(model(X), Y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, unused, step
+
+    eager_model, eager_unused, eager_step = make()
+    model, unused, step = make()
+    compiled = autograd.compile(step)
+    for X, Y in batches(5):
+        assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data), p.name
+        assert np.array_equal(p.grad, q.grad), p.name
+    assert np.array_equal(unused.data, np.arange(3.0)) and unused.grad is None
+
+
 def test_compiled_step_starts_from_momentum_of_eager_steps():
     """Momentum buffers left by eager steps are where the compiled step's first update starts."""
     eager_model, _, eager_step, _ = make_step("sgd-nesterov")
