@@ -811,23 +811,24 @@ def _forward_softmax_cross_entropy(rec, out, xs, static, residual):
     rec.emit(np.divide, [residual, total, residual], (2,))
     rec.emit(np.multiply, [y, shifted, product], (2,))
     rec.emit(np.add.reduce, [product, None, None, out], (3,))
-    # -(s)/m in one division: IEEE division rounds symmetrically, so s/(-m) is bitwise -(s/m).
-    # The Python number as a 0-d array of the dtype (the value NumPy would convert it to):
-    # ufuncs resolve a Python scalar's type on every call.
-    rec.emit(_finish_cost, [out, np.array(-m, dtype=out.dtype), y, shifted, product], (0,))
+    # -(s)/m in one division: IEEE division rounds symmetrically, so s/(-m) is bitwise -(s/m);
+    # -m as a scalar of the dtype (the value NumPy would convert the Python number to).
+    rec.emit(_finish_cost, [out, out.dtype.type(-m), y, shifted, product], (0,))
     return True
 
 
 def _finish_cost(out, minus_m, y, logp, product):
     """``Σ Y ⊙ log A / -m``, with eager's masked sum when ``log A`` has a -inf (a masked class)
     or a NaN: then ``0 · -inf`` made the plain sum NaN, and eager sums only where ``Y ≠ 0``
-    (a plain sum that is not NaN equals the masked one)."""
-    total = float(out)
+    (a plain sum that is not NaN equals the masked one). The division of two NumPy scalars
+    of the dtype is the ufunc's division, without its call overhead."""
+    total = out[()]
     if total != total and not logp.min() > -np.inf:
         product.fill(0)
         np.multiply(y, logp, out=product, where=y != 0)
         np.add.reduce(product, None, None, out)
-    np.divide(out, minus_m, out)
+        total = out[()]
+    out[()] = total / minus_m
 
 
 _FORWARD: dict = {prim: _forward_unary(u) for prim, u in _UNARY.items()}
