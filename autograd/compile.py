@@ -24,11 +24,9 @@ function as constant tensors, in C order as eager operations copy them, and NumP
 function merely captures are constants of the recording, as under ``jax.jit``); every leaf
 tensor the function used (a parameter whose data was replaced, ``p.data = ...`` or
 ``load_state_dict``, is copied into the replay's buffer before the replay; a constant tensor
-whose data was replaced makes a new recording: both are looked for only when the engine's
-mutation clock, which every replacement of a tensor's data moves, has moved since the last
-replay); the optimizers' hyperparameters (the learning rate is refreshed before every replay,
-any other change makes a new recording). An optimizer whose state was replaced from outside
-makes a new recording.
+whose data was replaced makes a new recording); the optimizers' hyperparameters (the learning
+rate is refreshed before every replay, any other change makes a new recording). An optimizer
+whose state was replaced from outside makes a new recording.
 
 **The optimizer protocol.** An optimizer's ``step()`` asks :func:`recording` for the active
 recorder; when there is one it reports its update instead of running it eagerly:
@@ -73,9 +71,10 @@ import numpy as np
 from . import fused as F
 from . import primitives as P
 from . import state
-from .tensor import _CLOCK_LOCK, Tensor, _wrap
+from .tensor import Tensor, _wrap
 
 _new_tensor = object.__new__
+_data_of = attrgetter("_data")
 
 _local = state.local
 _ndarray = np.ndarray
@@ -303,7 +302,6 @@ class Recorder:
     def _install(self, t: Tensor, buffer: np.ndarray, view: np.ndarray) -> None:
         """``t``'s values from now on: ``view``, a read-only view of the replay's ``buffer``."""
         t._data = view
-        state.mutation_clock += 1  # other recordings' replays see the new array (reload)
         _ADOPTED[id(t)] = (buffer, view)
         # Keyed by identity (a tensor's == is elementwise), dropped when the tensor goes.
         weakref.finalize(t, _ADOPTED.pop, id(t), None)
@@ -1017,7 +1015,10 @@ class Recording:
         self.single = self.result_template if isinstance(self.result_template, _Output) else None
         self.prologues = rec.prologues
         self.checks = bool(self.optimizers or self.fresh_leaves or self.prologues)
-        self.clock = -1  # the mutation clock after the last replay (-1: none yet)
+        # The leaf tensors and the arrays they hold in a replay: parameters (a view of the
+        # replay's buffer) and constants (bound as they are).
+        self.leaves = [t for t, _, _ in self.states] + [t for t, _ in self.watched]
+        self.leaf_arrays = [view for _, _, view in self.states] + [array for _, array in self.watched]
         # After the program: the .grad each parameter holds (assigned past the property's
         # checks, which the recording made once) and the parameters it updated in place; in a
         # training step they are the same, set by one loop.
@@ -1093,20 +1094,14 @@ class Recording:
     def replay(self, arrays: list) -> Any:
         if not all(map(is_, arrays, self.bound)):
             self.bind(arrays)
-        # Every replacement of a tensor's data moves the engine's mutation clock (Tensor.data's
-        # setter): if it has not moved since the end of this recording's last replay, no
-        # parameter or constant was replaced.
-        if state.mutation_clock != self.clock:
+        # Whether every leaf tensor still holds the array bound (one C-level scan).
+        if not all(map(is_, map(_data_of, self.leaves), self.leaf_arrays)):
             self.reload()
         if self.checks:
             self.check()
-        start = state.mutation_clock
         for f, args in self.program:
             f(*args)
-        with _CLOCK_LOCK:
-            state.mutation_clock = clock = state.mutation_clock + 1
-        # A replacement by another thread while the kernels ran is seen by the next replay.
-        self.clock = clock if clock == start + 1 else -1
+        state.mutation_clock = clock = state.mutation_clock + 1
         # A parameter's values changed in place: older graphs through it must not run.
         for t, g in self.after:
             t._grad = g
