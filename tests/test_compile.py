@@ -142,7 +142,7 @@ def test_a_parameter_without_gradient_in_the_group(optimizer):
 
         return model, unused, step
 
-    eager_model, eager_unused, eager_step = make()
+    eager_model, _, eager_step = make()
     model, unused, step = make()
     compiled = autograd.compile(step)
     for X, Y in batches(5):
