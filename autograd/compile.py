@@ -169,6 +169,10 @@ def _host_into(fn, out, *arrays):
     np.copyto(out, fn(*arrays), casting="unsafe")
 
 
+#: The order of linear's VJPs in a replay: b (a reduction of g, which was just computed), W, x.
+_LINEAR_VJP_ORDER = (2, 0, 1)
+
+
 class _Rerecord(Exception):
     """A replay found that something it bound was replaced from outside: record anew."""
 
@@ -574,7 +578,16 @@ class Recorder:
                 xs = [p._data for p in parents]
                 args = (*xs, *static)
                 vjps = node._prim.vjps
-                for i, parent in enumerate(parents):
+                order = range(len(parents))
+                if node._prim is F.LINEAR and not observed and len({id(p) for p in parents}) == 3:
+                    # The bias's gradient first, while g is in the cache (the products read it
+                    # again): distinct inputs, so no sum is reordered (the checks keep eager's).
+                    for i, parent in enumerate(parents):
+                        if parent._mutated_at > clock:
+                            raise _input_modified_error(node, i, parent)
+                    order = _LINEAR_VJP_ORDER
+                for i in order:
+                    parent = parents[i]
                     if parent._mutated_at > clock:
                         raise _input_modified_error(node, i, parent)
                     if not parent.requires_grad:
