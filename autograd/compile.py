@@ -250,6 +250,7 @@ class Recorder:
         self.fresh_leaves: list = []  # leaves whose first gradient assumed .grad None at entry
         self.prologues: list = []  # functions run before every replay (refresh scalars, check)
         self.gradient_slots: dict = {}  # id(leaf) -> its gradient's piece of a flat array
+        self.in_rows: dict = {}  # id(Z) -> the _InRows kernel of a linear layer's relu
 
     # -- arrays --------------------------------------------------------------------------
 
@@ -774,9 +775,72 @@ def _maximum_into(x, y, out):
     np.maximum(x, y, out=out)
 
 
+class _InRows:
+    """Kernels that read and write their arrays row by row (elementwise, with a bias of one
+    column), run on one block of rows after another: each block of ``Z`` stays in the cache
+    from one kernel to the next instead of every kernel reading all of ``Z`` again. Each
+    number goes through the same operations in the same order."""
+
+    __slots__ = ("kernels", "rows", "block", "blocks")
+
+    def __init__(self, kernels: list, rows: int, block: int) -> None:
+        self.kernels, self.rows, self.block = kernels, rows, block
+        self._build()
+
+    def _build(self) -> None:
+        def piece(a, start, stop):
+            if a.__class__ is _ndarray and a.ndim == 2 and a.shape[0] == self.rows:
+                return a[start:stop]
+            return a  # a 0-d scalar
+
+        self.blocks = [
+            [(f, [piece(a, start, start + self.block) for a in args]) for f, args in self.kernels]
+            for start in range(0, self.rows, self.block)
+        ]
+
+    def append(self, function: Callable, args: list) -> None:
+        self.kernels.append((function, args))
+        self._build()
+
+    def __call__(self) -> None:
+        for kernels in self.blocks:
+            for f, args in kernels:
+                f(*args)
+
+
+#: Linear + relu on arrays of more than this many bytes run in blocks of rows of this size.
+ROW_BLOCK_BYTES = 256 * 1024
+
+
 def _forward_relu(rec, out, xs, static, residual):
     x = xs[0]
-    rec.emit(_maximum_into, [x, P._zero(x.dtype), out], (2,))
+    zero = P._zero(x.dtype)
+    if _relu_in_rows(rec, rec._resolve(x), zero, out):
+        return True
+    rec.emit(_maximum_into, [x, zero, out], (2,))
+    return True
+
+
+def _relu_in_rows(rec, z, zero, out) -> bool:
+    """``relu(Z)`` right after ``Z += b`` (a linear layer's output), both on a large ``Z``:
+    the two kernels become one :class:`_InRows` (and relu's backward adds its mask to it)."""
+    if not rec.program or z.ndim != 2 or z.nbytes <= 2 * ROW_BLOCK_BYTES:
+        return False
+    function, args = rec.program[-1]
+    if function is not np.add or len(args) != 3 or args[0] is not z or args[2] is not z:
+        return False
+    b = args[1]
+    if b.__class__ is not _ndarray or b.shape != (z.shape[0], 1) or out.shape != z.shape:
+        return False
+    if any(id(a) in rec.arg_index for a in (z, b, out)):
+        return False  # (an argument is bound anew per call; blocks would keep the old one)
+    if not (z.flags.c_contiguous and out.flags.c_contiguous):
+        return False
+    _maximum_into(z, zero, out)  # the recording call computes it now, on the whole arrays
+    block = max(1, ROW_BLOCK_BYTES // (z.strides[0] or 1))
+    rows = _InRows([(np.add, [z, b, z]), (_maximum_into, [z, zero, out])], z.shape[0], block)
+    rec.program[-1] = (rows, [])
+    rec.in_rows[id(z)] = rows
     return True
 
 
@@ -910,7 +974,15 @@ def _vjp_relu(rec, out, g, ans, xs, static):
     x = xs[0]
     mask = np.empty(x.shape, dtype=bool)
     rec._know(mask, mask, _TEMP)
-    rec.emit(np.greater, [x, P._zero(x.dtype), mask], (2,))
+    rows = rec.in_rows.get(id(rec._resolve(x)))
+    if rows is not None:
+        # The mask is computed with the forward's blocks, while each block of Z is in the
+        # cache (Z does not change after them).
+        z, zero = rec._resolve(x), P._zero(x.dtype)
+        np.greater(z, zero, mask)
+        rows.append(np.greater, [z, zero, mask])
+    else:
+        rec.emit(np.greater, [x, P._zero(x.dtype), mask], (2,))
     rec.emit(np.multiply, [g, mask, out], (2,))
     return True
 

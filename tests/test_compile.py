@@ -5,6 +5,7 @@ the numbers must be bitwise equal), and, for plain SGD, the hand-written closed 
 MLP step (docs/maths.md) that the benchmarks use as their baseline.
 """
 
+import importlib
 import random
 import tracemalloc
 from functools import partial
@@ -19,6 +20,7 @@ from autograd.compile import ConcretizationError
 from benchmarks import handwritten as hand
 
 SIZES = (6, 8, 5, 3)
+compile_module = importlib.import_module("autograd.compile")  # (autograd.compile is the function)
 
 
 def batches(n, m=7, dtype=np.float64, seed=0):
@@ -120,6 +122,29 @@ def test_every_sgd_variant_equals_eager(optimizer, dtype, grouped, chunked, monk
         assert np.array_equal(p.grad, q.grad), p.name
     for a, b in zip(optimizer_arrays(opt), optimizer_arrays(eager_opt)):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_linear_relu_in_blocks_of_rows_equals_eager(optimizer, dtype, monkeypatch):
+    """With blocks of two rows (of 7 columns), ``Z += b``, ``relu(Z)`` and relu's mask run one
+    block after another (the last one shorter for 5 rows): the same numbers as eager execution."""
+    monkeypatch.setattr(compile_module, "ROW_BLOCK_BYTES", 2 * 7 * np.dtype(dtype).itemsize)
+    eager_model, _, eager_step, _ = make_step(optimizer, dtype=dtype)
+    model, _, step, calls = make_step(optimizer, dtype=dtype)
+    compiled = autograd.compile(step)
+    for X, Y in batches(20, m=7, dtype=dtype):
+        assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+    assert len(calls) == 1
+    (recording,) = compiled.recordings.values()
+    blocked = [f for f, _ in recording.program if isinstance(f, compile_module._InRows)]
+    assert len(blocked) == 2  # the two hidden layers
+    assert [(rows.rows, rows.block, len(rows.blocks)) for rows in blocked] == [(8, 2, 4), (5, 2, 3)]
+    for rows in blocked:
+        assert [f for f, _ in rows.kernels][-1] is np.greater  # the mask joined the forward
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data), p.name
+        assert np.array_equal(p.grad, q.grad), p.name
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "sgd-plain"])
