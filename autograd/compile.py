@@ -950,10 +950,28 @@ def _vjp_bias(shape_of):
         bias = len(shape) == 2 and shape[1] == 1 and shape[0] == g.shape[0]
         if not (g.ndim == 2 and bias and g.shape[1] != 1):
             return False
-        rec.emit(np.add.reduce, [g, 1, None, out, True], (3,))
+        if not _bias_in_rows(rec, rec._resolve(g), out):
+            rec.emit(np.add.reduce, [g, 1, None, out, True], (3,))
         return True
 
     return lower
+
+
+def _bias_in_rows(rec, g, out) -> bool:
+    """The bias's gradient (a sum over each row of ``g``) right after relu's backward wrote a
+    large ``g``: both in blocks of rows (:class:`_InRows`), each block summed while in the cache."""
+    if not rec.program or g.nbytes <= 2 * ROW_BLOCK_BYTES or not g.flags.c_contiguous:
+        return False
+    function, args = rec.program[-1]
+    if function is not np.multiply or len(args) != 3 or args[2] is not g:
+        return False
+    if any(a.__class__ is not _ndarray or a.shape != g.shape or id(a) in rec.arg_index for a in args):
+        return False  # (only arrays of g's shape, none an argument bound anew per call)
+    np.add.reduce(g, 1, None, out, True)  # the recording call computes it now
+    block = max(1, ROW_BLOCK_BYTES // (g.strides[0] or 1))
+    rows = _InRows([(np.multiply, list(args)), (np.add.reduce, [g, 1, None, out, True])], g.shape[0], block)
+    rec.program[-1] = (rows, [])
+    return True
 
 
 def _vjp_matmul_x(rec, out, g, ans, xs, static):

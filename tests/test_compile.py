@@ -127,8 +127,9 @@ def test_every_sgd_variant_equals_eager(optimizer, dtype, grouped, chunked, monk
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_linear_relu_in_blocks_of_rows_equals_eager(optimizer, dtype, monkeypatch):
-    """With blocks of two rows (of 7 columns), ``Z += b``, ``relu(Z)`` and relu's mask run one
-    block after another (the last one shorter for 5 rows): the same numbers as eager execution."""
+    """With blocks of two rows (of 7 columns), ``Z += b``, ``relu(Z)`` and relu's mask, and in
+    backward relu's gradient and the bias's, run one block after another (the last one shorter
+    for 5 rows): the same numbers as eager execution."""
     monkeypatch.setattr(compile_module, "ROW_BLOCK_BYTES", 2 * 7 * np.dtype(dtype).itemsize)
     eager_model, _, eager_step, _ = make_step(optimizer, dtype=dtype)
     model, _, step, calls = make_step(optimizer, dtype=dtype)
@@ -138,10 +139,12 @@ def test_linear_relu_in_blocks_of_rows_equals_eager(optimizer, dtype, monkeypatc
     assert len(calls) == 1
     (recording,) = compiled.recordings.values()
     blocked = [f for f, _ in recording.program if isinstance(f, compile_module._InRows)]
-    assert len(blocked) == 2  # the two hidden layers
-    assert [(rows.rows, rows.block, len(rows.blocks)) for rows in blocked] == [(8, 2, 4), (5, 2, 3)]
-    for rows in blocked:
+    shapes = [(rows.rows, rows.block, len(rows.blocks)) for rows in blocked]
+    assert shapes == [(8, 2, 4), (5, 2, 3), (5, 2, 3), (8, 2, 4)]  # forward, then backward
+    for rows in blocked[:2]:
         assert [f for f, _ in rows.kernels][-1] is np.greater  # the mask joined the forward
+    for rows in blocked[2:]:  # relu's backward and the bias's gradient
+        assert [f for f, _ in rows.kernels] == [np.multiply, np.add.reduce]
     for p, q in zip(model.parameters(), eager_model.parameters()):
         assert np.array_equal(p.data, q.data), p.name
         assert np.array_equal(p.grad, q.grad), p.name
