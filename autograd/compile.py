@@ -6,9 +6,13 @@ dtypes runs ``fn`` eagerly while a :class:`Recorder` watches the engine: every p
 the optimizer's update (reported through the protocol below). Each of these becomes one or a few
 NumPy kernel calls, ``(function, arguments)``, whose outputs are arrays allocated once: the
 arrays the eager call itself produced. Later calls run ``for f, args in program: f(*args)``:
-no Tensor, graph, module code or validation, only the same kernels in the same order, so the
-numbers are those of eager execution. Outputs go positionally (``np.add(x, y, out)``,
-``np.add.reduce(a, 0, None, out, True)``): keyword parsing costs more than small kernels.
+no Tensor, graph, module code or validation, only the same kernels, so the numbers are those
+of eager execution. Outputs go positionally (``np.add(x, y, out)``,
+``np.add.reduce(a, 0, None, out, True)``): keyword parsing costs more than small kernels. The
+order of the kernels is eager's except where no number can change: a linear layer's bias
+gradient is summed first, and on large arrays kernels that work row by row (``Z += b``,
+``relu(Z)`` and its mask; relu's gradient and the bias's) run together on one block of rows
+after another (:class:`_InRows`), so each block is read while it is in the cache.
 
 **Faithful or loud.** What the replay cannot reproduce raises a :class:`ConcretizationError`
 while recording, naming the construct: reading a tensor's values (``.data``, ``.numpy()``,
