@@ -6,9 +6,13 @@ dtypes runs ``fn`` eagerly while a :class:`Recorder` watches the engine: every p
 the optimizer's update (reported through the protocol below). Each of these becomes one or a few
 NumPy kernel calls, ``(function, arguments)``, whose outputs are arrays allocated once: the
 arrays the eager call itself produced. Later calls run ``for f, args in program: f(*args)``:
-no Tensor, graph, module code or validation, only the same kernels in the same order, so the
-numbers are those of eager execution. Outputs go positionally (``np.add(x, y, out)``,
-``np.add.reduce(a, 0, None, out, True)``): keyword parsing costs more than small kernels.
+no Tensor, graph, module code or validation, only the same kernels, so the numbers are those
+of eager execution. Outputs go positionally (``np.add(x, y, out)``,
+``np.add.reduce(a, 0, None, out, True)``): keyword parsing costs more than small kernels. The
+order of the kernels is eager's except where no number can change: a linear layer's bias
+gradient is summed first, and on large arrays kernels that work row by row (``Z += b``,
+``relu(Z)`` and its mask; relu's gradient and the bias's) run together on one block of rows
+after another (:class:`_InRows`), so each block is read while it is in the cache.
 
 **Faithful or loud.** What the replay cannot reproduce raises a :class:`ConcretizationError`
 while recording, naming the construct: reading a tensor's values (``.data``, ``.numpy()``,
@@ -21,11 +25,12 @@ checks that only raise may read values with :func:`check_values` (checked when r
 **What a replay reads from outside.** The arguments (bound anew on every call; an argument
 that is a different array object is bound in place of the old one; NumPy arrays arrive in the
 function as constant tensors, in C order as eager operations copy them, and NumPy arrays the
-function merely captures are constants of the recording, as under ``jax.jit``); every leaf tensor the
-function used (a parameter whose data was replaced, ``p.data = ...`` or ``load_state_dict``,
-is copied into the replay's buffer before the replay; a constant tensor whose data was
-replaced makes a new recording); the optimizers' hyperparameters that their protocol refreshes
-(the learning rate). An optimizer whose state was replaced from outside makes a new recording.
+function merely captures are constants of the recording, as under ``jax.jit``); every leaf
+tensor the function used (a parameter whose data was replaced, ``p.data = ...`` or
+``load_state_dict``, is copied into the replay's buffer before the replay; a constant tensor
+whose data was replaced makes a new recording); the optimizers' hyperparameters (the learning
+rate is refreshed before every replay, any other change makes a new recording). An optimizer
+whose state was replaced from outside makes a new recording.
 
 **The optimizer protocol.** An optimizer's ``step()`` asks :func:`recording` for the active
 recorder; when there is one it reports its update instead of running it eagerly:
@@ -33,19 +38,27 @@ recorder; when there is one it reports its update instead of running it eagerly:
 * ``recorder.parameter(p)``: the writeable array that holds ``p``'s values from now on (``p``
   is given a read-only view of it); the update writes into it, in place;
 * ``recorder.gradient(p)``: the array that holds ``p.grad`` at this point of the step, or None;
+* ``recorder.flat(params)``: the values and gradients of a parameter group as two flat arrays,
+  when the recording laid them out so (the group was declared with :func:`update_together`):
+  an elementwise update then runs each kernel once for the whole group;
 * ``recorder.kernel(f, *args, now=True)``: the call ``f(*args)`` becomes part of the step;
   ``now`` runs it at once too (the recording call must compute what eager execution would);
   ``now=False`` only appends it (for a first step that differs from the later ones, which the
   optimizer then computes itself);
+* ``recorder.before_replay(prologue)``: ``prologue()`` runs before the kernels of every
+  replay; it refreshes what the kernels read from Python (a learning rate, into a 0-d array)
+  and returns False when the recording no longer holds (a hyperparameter changed);
 * ``recorder.depends_on(optimizer)``: the replay checks ``optimizer.compile_version`` (an int
   the optimizer bumps whenever its state arrays are replaced outside a replay: an eager step,
   ``load_state_dict``) and records anew when it changed.
 
 State arrays (momentum, Adam's moments) belong to the optimizer and are updated in place by the
-kernels, so its state stays readable; per-step scalars (Adam's bias corrections, the learning
-rate) are kernels too (a Python function writing 0-d arrays of the parameter's dtype, which
-NumPy then treats exactly as it treats the Python float of the eager step). ``zero_grad()``
-reports the parameters it clears with ``recorder.cleared(params)``.
+kernels, so its state stays readable; hyperparameters are 0-d arrays of the parameter's dtype,
+which NumPy treats exactly as it treats the Python floats of the eager step. ``zero_grad()``
+reports the parameters it clears with ``recorder.cleared(params)``. ``nn.optim.SGD`` writes its
+update as kernels (over a whole group at once, in cache-sized chunks for large groups: each
+number sees the same operations, so the results are eager's); optimizers without kernels of
+their own (Adam) run their eager update in one Python kernel per parameter.
 """
 
 from __future__ import annotations
@@ -54,6 +67,7 @@ import functools
 import random
 import weakref
 from collections.abc import Callable
+from operator import attrgetter, is_
 from typing import Any
 
 import numpy as np
@@ -63,10 +77,22 @@ from . import primitives as P
 from . import state
 from .tensor import Tensor, _wrap
 
+_new_tensor = object.__new__
+_data_of = attrgetter("_data")
+
 _local = state.local
 _ndarray = np.ndarray
 
-__all__ = ["ConcretizationError", "Compiled", "Recorder", "check_values", "compile", "host", "recording"]
+__all__ = [
+    "ConcretizationError",
+    "Compiled",
+    "Recorder",
+    "check_values",
+    "compile",
+    "host",
+    "recording",
+    "update_together",
+]
 
 
 ConcretizationError = state.ConcretizationError
@@ -147,6 +173,10 @@ def _host_into(fn, out, *arrays):
     np.copyto(out, fn(*arrays), casting="unsafe")
 
 
+#: The order of linear's VJPs in a replay: b (a reduction of g, which was just computed), W, x.
+_LINEAR_VJP_ORDER = (2, 0, 1)
+
+
 class _Rerecord(Exception):
     """A replay found that something it bound was replaced from outside: record anew."""
 
@@ -160,6 +190,43 @@ _CONST, _ARG, _STATE, _TEMP = "const", "arg", "state", "temp"
 #: Leaf tensors given a replay buffer, with (buffer, read-only view): every recording that uses
 #: the tensor shares them, so recordings for several batch sizes update the same parameters.
 _ADOPTED: dict = {}  # id(tensor) -> (buffer, view); entries leave with their tensor (a finalizer)
+
+#: Leaf tensors that an optimizer updates together (a parameter group of one dtype), declared
+#: by :func:`update_together`: id(tensor) -> weak references to the whole group, in order.
+_TOGETHER: dict = {}
+
+
+def update_together(tensors: Any) -> None:
+    """Declare leaf tensors that are updated together (an optimizer's parameter group).
+
+    A recording that adopts one of them adopts them all, laid out one after another in a single
+    flat buffer, and gives their gradients the same layout in another: an update can then run
+    each of its elementwise kernels once over the whole group instead of once per tensor
+    (:meth:`Recorder.flat`). Eager execution is unaffected.
+    """
+    group = list(tensors)
+    if len(group) < 2 or len({t._data.dtype for t in group}) != 1:
+        return
+    refs = tuple(weakref.ref(t) for t in group)
+    for t in group:
+        if id(t) not in _TOGETHER:
+            weakref.finalize(t, _TOGETHER.pop, id(t), None)
+        _TOGETHER[id(t)] = refs
+
+
+def _flat_base(pieces: list) -> np.ndarray | None:
+    """The 1-d array that ``pieces`` tile, one after another from its start to its end, or None."""
+    base = pieces[0].base
+    if base is None or base.ndim != 1 or not base.flags.c_contiguous:
+        return None
+    address, size = base.ctypes.data, 0
+    for piece in pieces:
+        if piece.base is not base or not piece.flags.c_contiguous:
+            return None
+        if piece.ctypes.data != address + size * base.itemsize:
+            return None
+        size += piece.size
+    return base if size == base.size else None
 
 
 class Recorder:
@@ -185,6 +252,9 @@ class Recorder:
         self.optimizers: list = []  # (optimizer, version)
         self.cleared_ids: set = set()
         self.fresh_leaves: list = []  # leaves whose first gradient assumed .grad None at entry
+        self.prologues: list = []  # functions run before every replay (refresh scalars, check)
+        self.gradient_slots: dict = {}  # id(leaf) -> its gradient's piece of a flat array
+        self.in_rows: dict = {}  # id(Z) -> the _InRows kernel of a linear layer's relu
 
     # -- arrays --------------------------------------------------------------------------
 
@@ -222,6 +292,10 @@ class Recorder:
         entry = self.state_of.get(id(t))
         if entry is not None:
             return entry[2]
+        group = self._group_of(t)
+        if group is not None:
+            self._adopt_flat(group)
+            return self.state_of[id(t)][2]
         old = t._data
         shared = _ADOPTED.get(id(t))
         if shared is not None and shared[1] is old:
@@ -230,17 +304,98 @@ class Recorder:
             buffer = np.array(old, copy=True)
             view = buffer.view()
             view.flags.writeable = False
-            t._data = view
-            _ADOPTED[id(t)] = (buffer, view)
-            # Keyed by identity (a tensor's == is elementwise), dropped when the tensor goes.
-            weakref.finalize(t, _ADOPTED.pop, id(t), None)
+            self._install(t, buffer, view)
+        self._register(t, old, buffer, view)
+        return view
+
+    def _install(self, t: Tensor, buffer: np.ndarray, view: np.ndarray) -> None:
+        """``t``'s values from now on: ``view``, a read-only view of the replay's ``buffer``."""
+        t._data = view
+        _ADOPTED[id(t)] = (buffer, view)
+        # Keyed by identity (a tensor's == is elementwise), dropped when the tensor goes.
+        weakref.finalize(t, _ADOPTED.pop, id(t), None)
+
+    def _register(self, t: Tensor, old: np.ndarray, buffer: np.ndarray, view: np.ndarray) -> None:
         self._know(old, view, _STATE)
         self._know(view, view, _STATE)
         self.keep.append(buffer)
         entry = [t, buffer, view, False]
         self.states.append(entry)
         self.state_of[id(t)] = entry
-        return view
+
+    def _group_of(self, t: Tensor) -> list | None:
+        """The tensors declared to be updated with ``t`` (:func:`update_together`), if every one
+        of them is alive, a leaf that requires grad, of ``t``'s dtype and not adopted yet."""
+        refs = _TOGETHER.get(id(t))
+        if refs is None:
+            return None
+        group = [r() for r in refs]
+        for s in group:
+            if s is None or s._prim is not None or not s.requires_grad or id(s) in self.state_of:
+                return None
+            if s._data.dtype != t._data.dtype:
+                return None
+        return group if any(s is t for s in group) else None
+
+    def _adopt_flat(self, group: list) -> None:
+        """Adopt the tensors of a group into consecutive pieces of one flat buffer (the pieces
+        another recording laid out, if they still are)."""
+        shared = [_ADOPTED.get(id(s)) for s in group]
+        base = None
+        if None not in shared:
+            base = _flat_base([buffer for buffer, _ in shared])
+            if base is not None and any(b.shape != s._data.shape for (b, _), s in zip(shared, group)):
+                base = None
+        if base is None:
+            base = np.empty(sum(s._data.size for s in group), dtype=group[0]._data.dtype)
+            shared, start = [], 0
+            for s in group:
+                buffer = base[start : start + s._data.size].reshape(s._data.shape)
+                start += s._data.size
+                view = buffer.view()
+                view.flags.writeable = False
+                shared.append((buffer, view))
+        for s, (buffer, view) in zip(group, shared):
+            old = s._data
+            if old is not view:
+                np.copyto(buffer, old)  # (of its shape and dtype: it requires grad)
+                self._install(s, buffer, view)
+            self._register(s, old, buffer, view)
+
+    def _gradient_slot(self, leaf: Tensor) -> np.ndarray | None:
+        """Where the replay keeps ``leaf``'s gradient, if its group was adopted flat: a piece of
+        one flat array holding the gradients of the whole group, laid out as their values."""
+        slot = self.gradient_slots.get(id(leaf))
+        if slot is not None or id(leaf) not in self.state_of:
+            return slot
+        refs = _TOGETHER.get(id(leaf))
+        if refs is None:
+            return None
+        group = [r() for r in refs]
+        entries = [self.state_of.get(id(s)) for s in group if s is not None]
+        if len(entries) != len(group) or None in entries or _flat_base([e[1] for e in entries]) is None:
+            return None
+        base = np.empty(sum(e[1].size for e in entries), dtype=entries[0][1].dtype)
+        start = 0
+        for s, entry in zip(group, entries):
+            self.gradient_slots[id(s)] = base[start : start + entry[1].size].reshape(entry[1].shape)
+            start += entry[1].size
+        return self.gradient_slots[id(leaf)]
+
+    def flat(self, params: list) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(values, gradients)`` of the parameters as two flat arrays, each parameter's piece
+        after the previous one's, if the recording laid them out so (:func:`update_together`)
+        and every one has a gradient in its slot; else None."""
+        entries = [self.state_of.get(id(p)) for p in params]
+        if len(params) < 2 or None in entries:
+            return None
+        values = _flat_base([e[1] for e in entries])
+        grads = [p.grad for p in params]
+        slots = [self.gradient_slots.get(id(p)) for p in params]
+        if values is None or any(g is None or g is not slot for g, slot in zip(grads, slots)):
+            return None
+        gradients = _flat_base(grads)
+        return None if gradients is None else (values, gradients)
 
     def _resolve(self, value: Any) -> Any:
         if value.__class__ is not _ndarray:
@@ -257,10 +412,15 @@ class Recorder:
     def _is_arg(self, value: Any) -> bool:
         return value.__class__ is _ndarray and self.kind.get(id(value)) == _ARG
 
-    def _temp(self, array: np.ndarray) -> np.ndarray:
-        """An array the eager call produced, as an output buffer of the program."""
+    def _temp(self, array: np.ndarray, into: np.ndarray | None = None) -> np.ndarray:
+        """An array the eager call produced, as an output buffer of the program (``into``, if
+        given: an array of its shape and dtype that the program writes instead)."""
         if id(array) in self.kind:
             return self.replay_of[id(array)]
+        if into is not None:
+            np.copyto(into, array)
+            self._know(array, into, _TEMP)
+            return into
         if array.base is not None:
             # A view (of an argument, say): the replay writes into a buffer of its own, never
             # into memory that something else owns.
@@ -309,8 +469,11 @@ class Recorder:
     def _all_const(self, arrays) -> bool:
         return all(self._is_const(a) for a in arrays)
 
-    def _computed(self, result: np.ndarray, sources: list, lower: Callable, fallback: Callable) -> Any:
-        """Register ``result`` (computed eagerly from ``sources``) and emit what recomputes it."""
+    def _computed(
+        self, result: np.ndarray, sources: list, lower: Callable, fallback: Callable, into: Any = None
+    ) -> Any:
+        """Register ``result`` (computed eagerly from ``sources``) and emit what recomputes it
+        (into ``into``, if given and the result needs a buffer)."""
         if id(result) in self.kind:
             return self.replay_of[id(result)]  # the rule returned an input (add's g), a known array
         if self._all_const(sources):
@@ -318,7 +481,7 @@ class Recorder:
             return result
         if self._derived_view(result, sources):
             return result
-        out = self._temp(result)
+        out = self._temp(result, into)
         if lower is None or not lower(out):
             fallback(out)
         return out
@@ -420,7 +583,16 @@ class Recorder:
                 xs = [p._data for p in parents]
                 args = (*xs, *static)
                 vjps = node._prim.vjps
-                for i, parent in enumerate(parents):
+                order = range(len(parents))
+                if node._prim is F.LINEAR and not observed and len({id(p) for p in parents}) == 3:
+                    # The bias's gradient first, while g is in the cache (the products read it
+                    # again): distinct inputs, so no sum is reordered (the checks keep eager's).
+                    for i, parent in enumerate(parents):
+                        if parent._mutated_at > clock:
+                            raise _input_modified_error(node, i, parent)
+                    order = _LINEAR_VJP_ORDER
+                for i in order:
+                    parent = parents[i]
                     if parent._mutated_at > clock:
                         raise _input_modified_error(node, i, parent)
                     if not parent.requires_grad:
@@ -442,7 +614,10 @@ class Recorder:
                         or not gi.flags.writeable
                         or _is_operand(gi, args)
                     )
-                    gi = self._vjp(node._prim, i, gi, g, ans, xs, static)
+                    slot = None
+                    if fresh and parent._prim is None and pkey not in grads and gi.dtype == data.dtype:
+                        slot = self._gradient_slot(parent)  # a leaf's first (and only) gradient
+                    gi = self._vjp(node._prim, i, gi, g, ans, xs, static, slot)
                     if gi.dtype != data.dtype:
                         cast = gi.astype(data.dtype)
                         gi = self._computed(
@@ -481,7 +656,7 @@ class Recorder:
         for pkey, leaf in leaves.items():
             self._accumulate_leaf(leaf, grads[pkey], pkey in owned)
 
-    def _vjp(self, prim, i, gi, g, ans, xs, static) -> np.ndarray:
+    def _vjp(self, prim, i, gi, g, ans, xs, static, into=None) -> np.ndarray:
         sources = [g, ans, *xs]
         lower = _VJP.get((prim, i))
         rule = prim.vjps[i]
@@ -492,7 +667,7 @@ class Recorder:
         def lowered(out):
             return lower(self, out, g, ans, xs, static)
 
-        return self._computed(gi, sources, lowered if lower is not None else None, fallback)
+        return self._computed(gi, sources, lowered if lower is not None else None, fallback, into)
 
     def _accumulate_leaf(self, leaf: Tensor, g: np.ndarray, owned: bool) -> None:
         self.tensor_array(leaf)
@@ -503,7 +678,12 @@ class Recorder:
                 leaf.grad = g
             else:
                 copy = np.array(g, dtype=leaf._data.dtype, copy=True)
-                leaf.grad = self._computed(copy, [g], None, lambda out: self.emit(_copy_into, [out, g], (0,)))
+                slot = self._gradient_slot(leaf)
+
+                def fallback(out):
+                    self.emit(_copy_into, [out, g], (0,))
+
+                leaf.grad = self._computed(copy, [g], None, fallback, slot)
             return
         previous = leaf.grad
         if self.kind.get(id(previous)) != _TEMP:
@@ -545,9 +725,21 @@ class Recorder:
                 self._know(a, a, _TEMP)
         self.emit(function, list(args), (), now)
 
+    def owns(self, array: np.ndarray) -> bool:
+        """Whether the replays use ``array`` itself, never an argument bound per call: an array
+        the optimizer may address in pieces (a parameter's buffer, its gradient, its state)."""
+        known = self.replay_of.get(id(array))
+        return known is None or (known is array and self.kind[id(array)] != _ARG)
+
     def depends_on(self, optimizer: Any) -> None:
         if all(o is not optimizer for o, _ in self.optimizers):
             self.optimizers.append((optimizer, None))
+
+    def before_replay(self, prologue: Callable[[], bool]) -> None:
+        """``prologue()`` runs before the kernels of every replay: it refreshes what the kernels
+        read from Python (a learning rate into its 0-d array) and returns False when something
+        the recording assumed no longer holds (then the function is recorded anew)."""
+        self.prologues.append(prologue)
 
     def cleared(self, params) -> None:
         for p in params:
@@ -586,9 +778,72 @@ def _maximum_into(x, y, out):
     np.maximum(x, y, out=out)
 
 
+class _InRows:
+    """Kernels that read and write their arrays row by row (elementwise, with a bias of one
+    column), run on one block of rows after another: each block of ``Z`` stays in the cache
+    from one kernel to the next instead of every kernel reading all of ``Z`` again. Each
+    number goes through the same operations in the same order."""
+
+    __slots__ = ("kernels", "rows", "block", "blocks")
+
+    def __init__(self, kernels: list, rows: int, block: int) -> None:
+        self.kernels, self.rows, self.block = kernels, rows, block
+        self._build()
+
+    def _build(self) -> None:
+        def piece(a, start, stop):
+            if a.__class__ is _ndarray and a.ndim == 2 and a.shape[0] == self.rows:
+                return a[start:stop]
+            return a  # a 0-d scalar
+
+        self.blocks = [
+            [(f, [piece(a, start, start + self.block) for a in args]) for f, args in self.kernels]
+            for start in range(0, self.rows, self.block)
+        ]
+
+    def append(self, function: Callable, args: list) -> None:
+        self.kernels.append((function, args))
+        self._build()
+
+    def __call__(self) -> None:
+        for kernels in self.blocks:
+            for f, args in kernels:
+                f(*args)
+
+
+#: Linear + relu on arrays of more than this many bytes run in blocks of rows of this size.
+ROW_BLOCK_BYTES = 256 * 1024
+
+
 def _forward_relu(rec, out, xs, static, residual):
     x = xs[0]
-    rec.emit(_maximum_into, [x, P._zero(x.dtype), out], (2,))
+    zero = P._zero(x.dtype)
+    if _relu_in_rows(rec, rec._resolve(x), zero, out):
+        return True
+    rec.emit(_maximum_into, [x, zero, out], (2,))
+    return True
+
+
+def _relu_in_rows(rec, z, zero, out) -> bool:
+    """``relu(Z)`` right after ``Z += b`` (a linear layer's output), both on a large ``Z``:
+    the two kernels become one :class:`_InRows` (and relu's backward adds its mask to it)."""
+    if not rec.program or z.ndim != 2 or z.nbytes <= 2 * ROW_BLOCK_BYTES:
+        return False
+    function, args = rec.program[-1]
+    if function is not np.add or len(args) != 3 or args[0] is not z or args[2] is not z:
+        return False
+    b = args[1]
+    if b.__class__ is not _ndarray or b.shape != (z.shape[0], 1) or out.shape != z.shape:
+        return False
+    if any(id(a) in rec.arg_index for a in (z, b, out)):
+        return False  # (an argument is bound anew per call; blocks would keep the old one)
+    if not (z.flags.c_contiguous and out.flags.c_contiguous):
+        return False
+    _maximum_into(z, zero, out)  # the recording call computes it now, on the whole arrays
+    block = max(1, ROW_BLOCK_BYTES // (z.strides[0] or 1))
+    rows = _InRows([(np.add, [z, b, z]), (_maximum_into, [z, zero, out])], z.shape[0], block)
+    rec.program[-1] = (rows, [])
+    rec.in_rows[id(z)] = rows
     return True
 
 
@@ -634,11 +889,24 @@ def _forward_softmax_cross_entropy(rec, out, xs, static, residual):
     rec.emit(np.divide, [residual, total, residual], (2,))
     rec.emit(np.multiply, [y, shifted, product], (2,))
     rec.emit(np.add.reduce, [product, None, None, out], (3,))
-    # -(s)/m in one division: IEEE division rounds symmetrically, so s/(-m) is bitwise -(s/m).
-    # The Python number as a 0-d array of the dtype (the value NumPy would convert it to):
-    # ufuncs resolve a Python scalar's type on every call.
-    rec.emit(np.divide, [out, np.array(-m, dtype=out.dtype), out], (2,))
+    # -(s)/m in one division: IEEE division rounds symmetrically, so s/(-m) is bitwise -(s/m);
+    # -m as a scalar of the dtype (the value NumPy would convert the Python number to).
+    rec.emit(_finish_cost, [out, out.dtype.type(-m), y, shifted, product], (0,))
     return True
+
+
+def _finish_cost(out, minus_m, y, logp, product):
+    """``Σ Y ⊙ log A / -m``, with eager's masked sum when ``log A`` has a -inf (a masked class)
+    or a NaN: then ``0 · -inf`` made the plain sum NaN, and eager sums only where ``Y ≠ 0``
+    (a plain sum that is not NaN equals the masked one). The division of two NumPy scalars
+    of the dtype is the ufunc's division, without its call overhead."""
+    total = out[()]
+    if total != total and not logp.min() > -np.inf:
+        product.fill(0)
+        np.multiply(y, logp, out=product, where=y != 0)
+        np.add.reduce(product, None, None, out)
+        total = out[()]
+    out[()] = total / minus_m
 
 
 _FORWARD: dict = {prim: _forward_unary(u) for prim, u in _UNARY.items()}
@@ -685,10 +953,28 @@ def _vjp_bias(shape_of):
         bias = len(shape) == 2 and shape[1] == 1 and shape[0] == g.shape[0]
         if not (g.ndim == 2 and bias and g.shape[1] != 1):
             return False
-        rec.emit(np.add.reduce, [g, 1, None, out, True], (3,))
+        if not _bias_in_rows(rec, rec._resolve(g), out):
+            rec.emit(np.add.reduce, [g, 1, None, out, True], (3,))
         return True
 
     return lower
+
+
+def _bias_in_rows(rec, g, out) -> bool:
+    """The bias's gradient (a sum over each row of ``g``) right after relu's backward wrote a
+    large ``g``: both in blocks of rows (:class:`_InRows`), each block summed while in the cache."""
+    if not rec.program or g.nbytes <= 2 * ROW_BLOCK_BYTES or not g.flags.c_contiguous:
+        return False
+    function, args = rec.program[-1]
+    if function is not np.multiply or len(args) != 3 or args[2] is not g:
+        return False
+    if any(a.__class__ is not _ndarray or a.shape != g.shape or id(a) in rec.arg_index for a in args):
+        return False  # (only arrays of g's shape, none an argument bound anew per call)
+    np.add.reduce(g, 1, None, out, True)  # the recording call computes it now
+    block = max(1, ROW_BLOCK_BYTES // (g.strides[0] or 1))
+    rows = _InRows([(np.multiply, list(args)), (np.add.reduce, [g, 1, None, out, True])], g.shape[0], block)
+    rec.program[-1] = (rows, [])
+    return True
 
 
 def _vjp_matmul_x(rec, out, g, ans, xs, static):
@@ -709,7 +995,15 @@ def _vjp_relu(rec, out, g, ans, xs, static):
     x = xs[0]
     mask = np.empty(x.shape, dtype=bool)
     rec._know(mask, mask, _TEMP)
-    rec.emit(np.greater, [x, P._zero(x.dtype), mask], (2,))
+    rows = rec.in_rows.get(id(rec._resolve(x)))
+    if rows is not None:
+        # The mask is computed with the forward's blocks, while each block of Z is in the
+        # cache (Z does not change after them).
+        z, zero = rec._resolve(x), P._zero(x.dtype)
+        np.greater(z, zero, mask)
+        rows.append(np.greater, [z, zero, mask])
+    else:
+        rec.emit(np.greater, [x, P._zero(x.dtype), mask], (2,))
     rec.emit(np.multiply, [g, mask, out], (2,))
     return True
 
@@ -781,9 +1075,6 @@ _VJP: dict = {
 # ---------------------------------------------------------------------------------------------
 
 
-_KEEP = object()  # in Recording.after: leave the parameter's .grad as it is
-
-
 class _Output:
     """A returned value: an array of the replay (copied on return) or a value returned as it is."""
 
@@ -828,14 +1119,20 @@ class Recording:
         self.result_template = _map_outputs(result, lambda v: self._output_slot(rec, v))
         # The common return, one tensor, skips the walk over the structure.
         self.single = self.result_template if isinstance(self.result_template, _Output) else None
-        self.checks = bool(self.watched or self.optimizers or self.fresh_leaves)
-        # After the program, per parameter: the .grad it holds (or _KEEP) and whether it changed.
-        grads = {id(t): g for t, g in self.grads_after}
-        self.after = []
-        for t, _, _, updated in rec.states:
-            g = grads.get(id(t), _KEEP)
-            if updated or g is not _KEEP:
-                self.after.append((t, g, updated))
+        self.prologues = rec.prologues
+        self.checks = bool(self.optimizers or self.fresh_leaves or self.prologues)
+        # The leaf tensors and the arrays they hold in a replay: parameters (a view of the
+        # replay's buffer) and constants (bound as they are).
+        self.leaves = [t for t, _, _ in self.states] + [t for t, _ in self.watched]
+        self.leaf_arrays = [view for _, _, view in self.states] + [array for _, array in self.watched]
+        # After the program: the .grad each parameter holds (assigned past the property's
+        # checks, which the recording made once) and the parameters it updated in place; in a
+        # training step they are the same, set by one loop.
+        updated = {id(t) for t in self.updated}
+        self.after = [(t, g) for t, g in self.grads_after if id(t) in updated]
+        self.after_grad = [(t, g) for t, g in self.grads_after if id(t) not in updated]
+        with_grad = {id(t) for t, _ in self.grads_after}
+        self.after_update = [t for t in self.updated if id(t) not in with_grad]
 
     @staticmethod
     def _output_slot(rec: Recorder, value: Any) -> Any:
@@ -872,9 +1169,6 @@ class Recording:
     def check(self) -> None:
         """Record anew if a bound constant or an optimizer's state was replaced from outside;
         raise if a parameter holds a gradient the recording assumed absent."""
-        for t, array in self.watched:
-            if t._data is not array:
-                raise _Rerecord
         for optimizer, version in self.optimizers:
             if optimizer.compile_version != version:
                 raise _Rerecord
@@ -885,29 +1179,48 @@ class Recording:
                     "but the recording started from none (the function does not call zero_grad() "
                     "itself); call zero_grad() before each call or inside the function"
                 )
+        for prologue in self.prologues:
+            if not prologue():
+                raise _Rerecord
 
-    def replay(self, arrays: list) -> Any:
-        self.bind(arrays)
+    def reload(self) -> None:
+        """Parameters whose data was replaced (``p.data = ...``, ``load_state_dict``) are copied
+        into the replay's buffers; a replaced constant makes a new recording."""
         for t, buffer, view in self.states:
             if t._data is not view:
                 data = t._data
                 if data.shape != buffer.shape or data.dtype != buffer.dtype:
                     raise _Rerecord
-                np.copyto(buffer, data)  # p.data = ... or load_state_dict: seen by this replay
+                np.copyto(buffer, data)
                 t._data = view
+        for t, array in self.watched:
+            if t._data is not array:
+                raise _Rerecord
+
+    def replay(self, arrays: list) -> Any:
+        if not all(map(is_, arrays, self.bound)):
+            self.bind(arrays)
+        # Whether every leaf tensor still holds the array bound (one C-level scan).
+        if not all(map(is_, map(_data_of, self.leaves), self.leaf_arrays)):
+            self.reload()
         if self.checks:
             self.check()
         for f, args in self.program:
             f(*args)
         clock = state.tick()
-        for t, g, updated in self.after:
-            if g is not _KEEP:
-                t.grad = g
-            if updated:  # its values changed in place: older graphs through it must not run
-                t._mutated_at = clock
+        # A parameter's values changed in place: older graphs through it must not run.
+        for t, g in self.after:
+            t._grad = g
+            t._mutated_at = clock
+        for t, g in self.after_grad:
+            t._grad = g
+        for t in self.after_update:
+            t._mutated_at = clock
         single = self.single
         if single is not None and single.array is not None:
-            return _wrap(single.array.copy())
+            out = _new_tensor(Tensor)
+            out._data = single.array.copy()
+            return out
         return self.outputs()
 
 
@@ -936,8 +1249,12 @@ def _argument_arrays(args: tuple) -> tuple[list, tuple]:
                 "or NumPy arrays (bind other values with functools.partial or a closure)"
             )
         arrays.append(array)
-        key.append((array.shape, array.dtype, array.__class__))
+        key.append(_signature(array))
     return arrays, tuple(key)
+
+
+#: What selects a recording: each argument's shape, dtype and class.
+_signature = attrgetter("shape", "dtype", "__class__")
 
 
 def _rng_states() -> tuple:
@@ -956,12 +1273,15 @@ class Compiled:
 
     def __call__(self, *args: Any) -> Any:
         try:  # the fast path: tensors and arrays, a recording for their shapes and dtypes
-            arrays = [a._data if a.__class__ is Tensor else _c_order(a) for a in args]
-            key = tuple([(a.shape, a.dtype, a.__class__) for a in arrays])
+            # (a tensor that requires grad goes to _c_order, fails, and the slow path raises)
+            arrays = [
+                a._data if a.__class__ is Tensor and not a._requires_grad else _c_order(a) for a in args
+            ]
+            key = tuple(list(map(_signature, arrays)))
             recording = self.recordings.get(key)
         except AttributeError:
             recording = None
-        if recording is not None and not any([a.requires_grad for a in args if a.__class__ is Tensor]):
+        if recording is not None:
             try:
                 return recording.replay(arrays)
             except _Rerecord:

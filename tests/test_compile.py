@@ -5,8 +5,10 @@ the numbers must be bitwise equal), and, for plain SGD, the hand-written closed 
 MLP step (docs/maths.md) that the benchmarks use as their baseline.
 """
 
+import importlib
 import random
 import tracemalloc
+from functools import partial
 
 import numpy as np
 import pytest
@@ -18,6 +20,7 @@ from autograd.compile import ConcretizationError
 from benchmarks import handwritten as hand
 
 SIZES = (6, 8, 5, 3)
+compile_module = importlib.import_module("autograd.compile")  # (autograd.compile is the function)
 
 
 def batches(n, m=7, dtype=np.float64, seed=0):
@@ -28,13 +31,23 @@ def batches(n, m=7, dtype=np.float64, seed=0):
         yield X, Y
 
 
-def make_step(optimizer, activation="relu", dtype=np.float64):
+#: The optimizers of the compiled steps under test: SGD's update is replayed as kernels of
+#: its own (each variant a different sequence), Adam's through its eager update.
+OPTIMIZERS = {
+    "sgd": partial(nn.optim.SGD, lr=0.1, momentum=0.9),
+    "adam": partial(nn.optim.Adam, lr=0.01),
+    "sgd-plain": partial(nn.optim.SGD, lr=0.1),
+    "sgd-decay": partial(nn.optim.SGD, lr=0.1, weight_decay=0.01),
+    "sgd-dampened": partial(nn.optim.SGD, lr=0.1, momentum=0.8, dampening=0.3, weight_decay=0.1),
+    "sgd-nesterov": partial(nn.optim.SGD, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
+}
+
+
+def make_step(optimizer, activation="relu", dtype=np.float64, group_per_parameter=False):
     """A model, its optimizer and the training step of the API example (zero_grad inside)."""
     model = nn.MLP(SIZES, activation=activation, dtype=dtype, rng=0)
-    if optimizer == "sgd":
-        opt = nn.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    else:
-        opt = nn.optim.Adam(model.parameters(), lr=0.01)
+    params = model.parameters()
+    opt = OPTIMIZERS[optimizer]([{"params": [p]} for p in params] if group_per_parameter else params)
     calls = []
 
     def step(X, Y):
@@ -73,6 +86,114 @@ def test_fifty_steps_equal_eager(optimizer, activation, dtype):
         assert np.array_equal(a, b)
     if optimizer == "adam":
         assert [opt.state[k]["step"] for k in sorted(opt.state)] == [50] * len(opt.state)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["whole", "in-chunks"])
+@pytest.mark.parametrize("grouped", [True, False], ids=["one-group", "group-per-parameter"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("optimizer", ["sgd-plain", "sgd-decay", "sgd-dampened", "sgd-nesterov"])
+def test_every_sgd_variant_equals_eager(optimizer, dtype, grouped, chunked, monkeypatch):
+    """Each SGD variant replays its own kernels: for one group, once over the flat arrays that
+    hold all of its parameters, gradients and momenta; else once per parameter. ``in-chunks``:
+    with chunks of 5 float64 or 10 float32 numbers, arrays larger than two chunks are updated
+    in pieces, the last one shorter."""
+    if chunked:
+        monkeypatch.setattr(nn.optim.optimizer.StepRecording, "CHUNK_BYTES", 40)
+    eager_model, eager_opt, eager_step, _ = make_step(optimizer, dtype=dtype)
+    model, opt, step, calls = make_step(optimizer, dtype=dtype, group_per_parameter=not grouped)
+    compiled = autograd.compile(step)
+    for X, Y in batches(20, dtype=dtype):
+        assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+    assert len(calls) == 1
+    (recording,) = compiled.recordings.values()
+    in_chunks = [f for f, _ in recording.program if f is nn.optim.optimizer._run_in_chunks]
+    if grouped:
+        total = sum(p.data.size for p in model.parameters())
+        last, args = recording.program[-1]
+        if chunked:
+            assert last is nn.optim.optimizer._run_in_chunks and len(in_chunks) == 1
+        else:  # w = w - lr g, over the whole group
+            assert last is np.subtract and args[0].shape == (total,) and not in_chunks
+    else:
+        larger = [p for p in model.parameters() if p.data.nbytes > 80]  # twice the chunk
+        assert len(in_chunks) == (len(larger) if chunked else 0) and len(larger) >= 2
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data), p.name
+        assert np.array_equal(p.grad, q.grad), p.name
+    for a, b in zip(optimizer_arrays(opt), optimizer_arrays(eager_opt)):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_linear_relu_in_blocks_of_rows_equals_eager(optimizer, dtype, monkeypatch):
+    """With blocks of two rows (of 7 columns), ``Z += b``, ``relu(Z)`` and relu's mask, and in
+    backward relu's gradient and the bias's, run one block after another (the last one shorter
+    for 5 rows): the same numbers as eager execution."""
+    monkeypatch.setattr(compile_module, "ROW_BLOCK_BYTES", 2 * 7 * np.dtype(dtype).itemsize)
+    eager_model, _, eager_step, _ = make_step(optimizer, dtype=dtype)
+    model, _, step, calls = make_step(optimizer, dtype=dtype)
+    compiled = autograd.compile(step)
+    for X, Y in batches(20, m=7, dtype=dtype):
+        assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+    assert len(calls) == 1
+    (recording,) = compiled.recordings.values()
+    blocked = [f for f, _ in recording.program if isinstance(f, compile_module._InRows)]
+    shapes = [(rows.rows, rows.block, len(rows.blocks)) for rows in blocked]
+    assert shapes == [(8, 2, 4), (5, 2, 3), (5, 2, 3), (8, 2, 4)]  # forward, then backward
+    for rows in blocked[:2]:
+        assert [f for f, _ in rows.kernels][-1] is np.greater  # the mask joined the forward
+    for rows in blocked[2:]:  # relu's backward and the bias's gradient
+        assert [f for f, _ in rows.kernels] == [np.multiply, np.add.reduce]
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data), p.name
+        assert np.array_equal(p.grad, q.grad), p.name
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "sgd-plain"])
+def test_a_parameter_without_gradient_in_the_group(optimizer):
+    """A parameter of the group that the cost does not use has no gradient: eager skips it, and
+    so does the replay (which then updates the others one by one)."""
+
+    def make():
+        model = nn.MLP(SIZES, dtype=np.float64, rng=0)
+        unused = Tensor(np.arange(3.0), requires_grad=True)
+        params = [*model.parameters()[:2], unused, *model.parameters()[2:]]
+        opt = OPTIMIZERS[optimizer](params)
+
+        def step(X, Y):
+            opt.zero_grad()
+            loss = nn.softmax_cross_entropy(model(X), Y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, unused, step
+
+    eager_model, _, eager_step = make()
+    model, unused, step = make()
+    compiled = autograd.compile(step)
+    for X, Y in batches(5):
+        assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data), p.name
+        assert np.array_equal(p.grad, q.grad), p.name
+    assert np.array_equal(unused.data, np.arange(3.0)) and unused.grad is None
+
+
+def test_compiled_step_starts_from_momentum_of_eager_steps():
+    """Momentum buffers left by eager steps are where the compiled step's first update starts."""
+    eager_model, _, eager_step, _ = make_step("sgd-nesterov")
+    model, _, step, _ = make_step("sgd-nesterov")
+    compiled = autograd.compile(step)
+    data = list(batches(6))
+    for X, Y in data[:3]:
+        step(Tensor(X), Tensor(Y))
+        eager_step(Tensor(X), Tensor(Y))
+    for X, Y in data[3:]:
+        assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data), p.name
 
 
 def test_sgd_step_matches_the_closed_forms():
@@ -115,6 +236,23 @@ def test_new_batch_size_records_again():
         assert np.array_equal(p.data, q.data)
 
 
+@pytest.mark.parametrize("grouped", [True, False], ids=["one-group", "group-per-parameter"])
+@pytest.mark.parametrize("optimizer", ["sgd", "sgd-nesterov", "adam"])
+def test_recordings_for_two_batch_sizes_share_the_optimizer_state(optimizer, grouped):
+    """A last, shorter batch per epoch: two recordings take turns, each continuing the momenta
+    the other one left, as eager steps do."""
+    eager_model, _, eager_step, _ = make_step(optimizer)
+    model, _, step, calls = make_step(optimizer, group_per_parameter=not grouped)
+    compiled = autograd.compile(step)
+    for epoch in range(4):
+        for m in (7, 7, 3):
+            X, Y = next(batches(1, m=m, seed=10 * epoch + m))
+            assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+    assert len(calls) == 2  # recorded once per batch size
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data), p.name
+
+
 def test_outside_parameter_changes_are_seen():
     """``p.data = ...`` and ``load_state_dict`` between calls: the next replay starts from them."""
     eager_model, _, eager_step, _ = make_step("sgd")
@@ -139,16 +277,87 @@ def test_outside_parameter_changes_are_seen():
         assert np.array_equal(p.data, q.data)
 
 
-def test_learning_rate_changes_are_seen():
-    eager_model, eager_opt, eager_step, _ = make_step("adam")
-    model, opt, step, calls = make_step("adam")
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "sgd-plain"])
+def test_learning_rate_changes_are_seen_without_recording_again(optimizer):
+    eager_model, eager_opt, eager_step, _ = make_step(optimizer)
+    model, opt, step, calls = make_step(optimizer)
     compiled = autograd.compile(step)
     for k, (X, Y) in enumerate(batches(6)):
-        opt.lr = eager_opt.lr = 0.01 / (k + 1)
+        for o in (opt, eager_opt):
+            o.param_groups[0]["lr"] = 0.1 / (k + 1)
         assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
     assert len(calls) == 1
     for p, q in zip(model.parameters(), eager_model.parameters()):
         assert np.array_equal(p.data, q.data)
+
+
+def test_a_schedule_sets_the_learning_rate_of_the_replays():
+    eager_model, eager_opt, eager_step, _ = make_step("sgd")
+    model, opt, step, calls = make_step("sgd")
+    schedules = [nn.optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.5) for o in (opt, eager_opt)]
+    compiled = autograd.compile(step)
+    for X, Y in batches(7):
+        assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+        for schedule in schedules:
+            schedule.step()
+    assert opt.param_groups[0]["lr"] == 0.1 * 0.5**3
+    assert len(calls) == 1
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data)
+
+
+def test_an_invalid_learning_rate_raises_on_replay():
+    _, opt, step, _ = make_step("sgd-plain")
+    compiled = autograd.compile(step)
+    (X, Y), (X2, Y2) = batches(2)
+    compiled(X, Y)
+    before = [p.data.copy() for p in opt.param_groups[0]["params"]]
+    opt.param_groups[0]["lr"] = float("nan")
+    with pytest.raises(ValueError, match=r"SGD.step: param_groups\[0\]\['lr'\] must be a finite number"):
+        compiled(X2, Y2)
+    for p, b in zip(opt.param_groups[0]["params"], before):
+        assert np.array_equal(p.data, b)  # raised before any kernel ran
+
+
+def _set_momentum(opt):
+    opt.param_groups[0]["momentum"] = 0.5
+
+
+def _set_nesterov(opt):
+    opt.param_groups[0]["nesterov"] = True
+
+
+def _add_group(opt):
+    opt.add_param_group({"params": [Tensor(np.ones(3), requires_grad=True)]})
+
+
+def _replace_parameter(opt):
+    params = opt.param_groups[0]["params"]
+    params[0] = Tensor(params[0].data.copy(), requires_grad=True)
+
+
+@pytest.mark.parametrize(
+    "change", [_set_momentum, _set_nesterov, _add_group, _replace_parameter],
+    ids=["momentum", "nesterov", "new group", "parameter replaced"],
+)
+def test_changed_optimizer_groups_record_again(change):
+    """Anything but the learning rate is part of the recording: a change records anew, and the
+    steps stay those of eager execution."""
+    eager_model, eager_opt, eager_step, _ = make_step("sgd")
+    model, opt, step, calls = make_step("sgd")
+    compiled = autograd.compile(step)
+    data = list(batches(5))
+    for X, Y in data[:2]:
+        assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+    change(opt)
+    change(eager_opt)
+    for X, Y in data[2:]:
+        model.zero_grad()  # (a parameter the optimizer no longer lists keeps its gradient)
+        eager_model.zero_grad()
+        assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+    assert len(calls) == 2
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data), p.name
 
 
 def test_eager_optimizer_step_in_between_records_again():
@@ -365,6 +574,41 @@ def test_binary_cost_and_constant_operands_follow_the_arguments():
         X = rng.standard_normal((2, 5))
         Y = (rng.random((1, 5)) > 0.5).astype(np.float64)
         assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data)
+
+
+# The replay multiplies first (0 · -inf: NumPy warns) and sums again without those terms.
+@pytest.mark.filterwarnings("ignore:invalid value encountered in multiply:RuntimeWarning")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_masked_classes_in_a_replay_give_eager_cost(dtype):
+    """A logit of -inf (a class masked by the argument ``M``) has log A = -inf: eager sums
+    ``Y ⊙ log A`` only where Y ≠ 0, and so must a replay recorded without a masked class."""
+
+    def make():
+        model = nn.MLP(SIZES, dtype=dtype, rng=0)
+        opt = nn.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(X, Y, M):
+            opt.zero_grad()
+            loss = nn.softmax_cross_entropy(model(X) + M, Y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, step
+
+    eager_model, eager_step = make()
+    model, step = make()
+    compiled = autograd.compile(step)
+    for k, (X, Y) in enumerate(batches(6, dtype=dtype)):
+        M = np.zeros(Y.shape, dtype=dtype)
+        if k % 2:
+            M[(Y == 0).argmax(axis=0), np.arange(Y.shape[1])] = -np.inf  # a wrong class per column
+        expected = eager_step(Tensor(X), Tensor(Y), Tensor(M)).data
+        got = compiled(X, Y, M).data
+        assert np.isfinite(expected)
+        assert np.array_equal(got, expected)
     for p, q in zip(model.parameters(), eager_model.parameters()):
         assert np.array_equal(p.data, q.data)
 
