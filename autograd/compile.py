@@ -887,8 +887,6 @@ def _forward_softmax_cross_entropy(rec, out, xs, static, residual):
     rec.emit(np.log, [total, log_total], (1,))
     rec.emit(np.subtract, [shifted, log_total, shifted], (2,))
     rec.emit(np.divide, [residual, total, residual], (2,))
-    rec.emit(np.multiply, [y, shifted, product], (2,))
-    rec.emit(np.add.reduce, [product, None, None, out], (3,))
     # -(s)/m in one division: IEEE division rounds symmetrically, so s/(-m) is bitwise -(s/m);
     # -m as a scalar of the dtype (the value NumPy would convert the Python number to).
     rec.emit(_finish_cost, [out, out.dtype.type(-m), y, shifted, product], (0,))
@@ -896,12 +894,12 @@ def _forward_softmax_cross_entropy(rec, out, xs, static, residual):
 
 
 def _finish_cost(out, minus_m, y, logp, product):
-    """``Σ Y ⊙ log A / -m``, with eager's masked sum when ``log A`` has a -inf (a masked class)
-    or a NaN: then ``0 · -inf`` made the plain sum NaN, and eager sums only where ``Y ≠ 0``
-    (a plain sum that is not NaN equals the masked one). The division of two NumPy scalars
-    of the dtype is the ufunc's division, without its call overhead."""
-    total = out[()]
-    if total != total and not logp.min() > -np.inf:
+    """``Σ Y ⊙ log A / -m`` as eager computes it: one dot product, and the masked sum when
+    that is NaN (``0 · -inf`` from a masked class, or a NaN input): eager then sums only where
+    ``Y ≠ 0``. The division of two NumPy scalars of the dtype is the ufunc's division, without
+    its call overhead."""
+    total = np.vdot(y, logp)
+    if total != total:
         product.fill(0)
         np.multiply(y, logp, out=product, where=y != 0)
         np.add.reduce(product, None, None, out)

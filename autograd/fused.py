@@ -249,13 +249,12 @@ def _ce_forward(z, y):
     # The softmax is returned with the value: apply keeps it with the node (a residual, the
     # last static argument of the rules), so the VJP that normally follows reuses it.
     logp, a = _softmax_parts(z)
-    # No masked class and no NaN (NaN > -inf is False); the ufunc's reduce itself, since the
-    # array method's Python layer costs more than this small reduction.
-    if np.minimum.reduce(logp, None) > -np.inf:
-        total = (y * logp).sum()
-    else:
-        # A logit of -inf (a masked class) has log A = -inf, and 0 · -inf would be NaN: a class
-        # with no target weight contributes nothing, as in the limit. NaN inputs stay NaN.
+    # One dot product: BLAS raises none of NumPy's floating-point warnings, so a masked class
+    # (0 · -inf) shows in the result, NaN, instead of being looked for in log A first.
+    total = np.vdot(y, logp)
+    if total != total:  # NaN: a masked class, or a NaN input
+        # A logit of -inf has log A = -inf, and 0 · -inf is NaN: a class with no target weight
+        # contributes nothing, as in the limit. NaN inputs stay NaN.
         terms = np.zeros_like(logp, dtype=np.result_type(y, logp))
         np.multiply(y, logp, out=terms, where=y != 0)
         total = terms.sum()
