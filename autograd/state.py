@@ -13,7 +13,6 @@ replaced in one thread and differentiated in another.
 from __future__ import annotations
 
 import contextlib
-import copy
 import itertools
 import sys
 import threading
@@ -26,7 +25,7 @@ class Switches:
 
     __slots__ = (
         "grad_enabled", "observed", "observers", "scope", "levels", "recorded_levels", "cap", "depth",
-        "reverse", "sweeps", "recorder", "scopes",
+        "reverse", "sweeps", "recorder", "saved",
     )
 
     def __init__(self) -> None:
@@ -40,8 +39,9 @@ class Switches:
         self.observers: list = []
         #: The module path ("layers.0") under which operations are being recorded, or None.
         self.scope: str | None = None
-        #: The scopes that the open ``name_scope`` blocks replaced, innermost last.
-        self.scopes: list = []
+        #: What the open context blocks (``no_grad``, ``name_scope``, ...) replaced, innermost
+        #: last: kept per thread, so one context object may be open in several threads at once.
+        self.saved: list = []
         #: Forward mode: the ids of the active tangent levels, outermost first. Each ``jvp``
         #: and ``jacfwd`` opens a level of its own, so perturbations of nested forward
         #: transforms are never confused (see ``tensor._push_tangents``). Level 0, always
@@ -140,18 +140,13 @@ def __getattr__(name: str) -> Any:
 class _Switch(contextlib.ContextDecorator):
     """A context manager and decorator that sets a per-thread value and puts it back.
 
-    Each entry saves its own previous value on a stack, so an instance may be re-entered
-    (nested ``with``, a recursive decorated function) and the state is restored exactly,
-    also when an exception leaves the block. A decorated function gets a fresh copy per call.
+    Each entry saves the previous value on the thread's own stack, so an instance may be
+    re-entered (nested ``with``, a recursive decorated function) and shared by threads, and the
+    state is restored exactly, also when an exception leaves the block.
     """
 
-    def __init__(self) -> None:
-        self._saved: list = []
-
     def _recreate_cm(self) -> _Switch:
-        fresh = copy.copy(self)
-        fresh._saved = []
-        return fresh
+        return self  # the saved values live with the thread, not the instance
 
     def _enter(self) -> Any:
         raise NotImplementedError
@@ -160,11 +155,11 @@ class _Switch(contextlib.ContextDecorator):
         raise NotImplementedError
 
     def __enter__(self) -> _Switch:
-        self._saved.append(self._enter())
+        thread.s.saved.append(self._enter())
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._exit(self._saved.pop())
+        self._exit(thread.s.saved.pop())
 
 
 class set_grad_enabled(_Switch):
@@ -239,12 +234,12 @@ class name_scope:
     def __enter__(self) -> None:
         s = thread.s
         previous = s.scope
-        s.scopes.append(previous)
+        s.saved.append(previous)
         s.scope = self.name if previous is None else f"{previous}.{self.name}"
 
     def __exit__(self, *exc: Any) -> None:
         s = thread.s
-        s.scope = s.scopes.pop()
+        s.scope = s.saved.pop()
 
     def __call__(self, function: Any) -> Any:
         """Use as a decorator: each call enters a scope of this name."""

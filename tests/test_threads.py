@@ -198,6 +198,29 @@ def test_one_module_called_in_two_threads_leaves_each_thread_its_own_scope(frequ
     assert run_together(first, second) == [("a.0", "a"), ("b.0", "b")]
 
 
+def test_one_no_grad_object_entered_in_two_threads_restores_each_threads_mode(frequent_thread_switches):
+    # The value a block replaces is kept per thread: the thread that leaves the shared block
+    # first gets back its own grad mode (recording), not the other thread's (not recording).
+    shared = no_grad()
+    both_inside, first_out = threading.Barrier(2), threading.Event()
+
+    def call(outer_mode: bool, leave_first: bool) -> tuple:
+        with (enable_grad() if outer_mode else no_grad()):
+            with shared:
+                both_inside.wait(WAIT_SECONDS)
+                inside = is_grad_enabled()
+                if not leave_first:
+                    assert first_out.wait(WAIT_SECONDS)
+            after = is_grad_enabled()
+            if leave_first:
+                first_out.set()
+        return inside, after
+
+    first = lambda: call(True, leave_first=True)  # noqa: E731
+    second = lambda: call(False, leave_first=False)  # noqa: E731
+    assert run_together(first, second) == [(False, True), (False, False)]
+
+
 def test_anomaly_mode_stays_in_its_thread(frequent_thread_switches):
     inside, done = threading.Event(), threading.Event()
 
