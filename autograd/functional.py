@@ -32,6 +32,7 @@ is zero, and a warning says so and names the likely cause.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import warnings
 from collections.abc import Callable, Sequence
@@ -249,7 +250,8 @@ class _ForwardSweep:
 
     def __call__(self, f: Function, args: list, record: bool = False) -> Any:
         """``f(*args)``; with ``record`` (top level), operations on inputs that require grad
-        are recorded, so that the sweep's rule calls can be read back for a tape."""
+        are recorded, so that the sweep's rule calls can be read back for a tape (``f`` still
+        runs under ``no_grad``, as in every other sweep)."""
         if not _local.sweeps:
             announce_forward_sweep()
         _local.sweeps += 1
@@ -257,7 +259,7 @@ class _ForwardSweep:
             with state.transforming():
                 if self.nested:
                     return f(*args)
-                with enable_grad() if record else no_grad():
+                with no_grad(), state.taping() if record else contextlib.nullcontext():
                     return f(*args)
         finally:
             _local.sweeps -= 1

@@ -25,7 +25,7 @@ class Switches:
 
     __slots__ = (
         "grad_enabled", "observed", "observers", "scope", "levels", "recorded_levels", "cap", "depth",
-        "reverse", "sweeps", "recorder", "saved",
+        "reverse", "sweeps", "recorder", "saved", "taping",
     )
 
     def __init__(self) -> None:
@@ -39,6 +39,10 @@ class Switches:
         self.observers: list = []
         #: The module path ("layers.0") under which operations are being recorded, or None.
         self.scope: str | None = None
+        #: A Jacobian transform is recording one forward sweep to replay it (``sweep_tape``):
+        #: operations on tensors that require grad are recorded even under ``no_grad``, which
+        #: the function being swept still sees as in every other sweep.
+        self.taping = False
         #: What the open context blocks (``no_grad``, ``name_scope``, ...) replaced, innermost
         #: last: kept per thread, so one context object may be open in several threads at once.
         self.saved: list = []
@@ -276,6 +280,18 @@ def new_level() -> Iterator[int]:
     finally:
         s.levels.remove(level)
         s.recorded_levels.discard(level)
+
+
+@contextlib.contextmanager
+def taping() -> Iterator[None]:
+    """Record operations on tensors that require grad inside the block, grad mode or not."""
+    s = thread.s
+    previous = s.taping
+    s.taping = True
+    try:
+        yield
+    finally:
+        s.taping = previous
 
 
 @contextlib.contextmanager

@@ -15,8 +15,10 @@ A tape keeps what the first sweep established and replays only the arithmetic:
   so ``uᵀ J`` comes out the same to the last bit.
 * :class:`ForwardTape`: the JVP rule calls of one forward sweep
   (``prim.jvp(ẋs, ans, *xs, *static)`` with the primal arrays fixed), in the order they ran,
-  read from the graph recorded while that sweep ran. Replaying it with new seed tangents
-  gives ``J v``.
+  read from the graph recorded while that sweep ran (``state.taping``: the function still
+  runs under ``no_grad``, as in every sweep, while the operations on the seeded inputs are
+  recorded, those inside its own ``no_grad`` blocks and inner ``grad`` calls included).
+  Replaying it with new seed tangents gives ``J v``.
 
 Every sweep still happens (``n`` forward, ``m`` reverse): a replay is a sweep without the
 engine's per-op bookkeeping. The first sweep of each tape runs eagerly, with every check of the
@@ -25,8 +27,9 @@ if it reproduces the first sweep's result exactly. A tape is used only at top le
 first order (no enclosing transform, no ``create_graph``) and with nothing watching the engine
 (``autograd.counters``, anomaly mode, a compiled function's recorder: they must see every
 operation, so the transforms run eagerly for them and their counts are those of the engine).
-Where a tape can not be built (a function that itself calls a transform, reads tangents, or
-cuts the graph in a way the recording does not show) the transforms take the eager path.
+Where a tape can not be built (a function that opens forward-mode levels of its own, with
+``jvp`` or ``jacfwd`` inside, reads tangents, or cuts the graph in a way the recording does not
+show) the transforms take the eager path.
 
 ``enabled`` (or the :func:`disabled` context) turns replaying off, to compare the two
 (docs/maths.md, "Replaying the sweeps of a Jacobian"; benchmarks/tapes.py).
@@ -248,7 +251,7 @@ class ForwardTape:
                     continue
                 slot = slots.get(id(parent))
                 if slot is None:
-                    return None  # a tangent from outside the recording (a no_grad block in f)
+                    return None  # a tangent from outside the recording (a detached value)
                 in_slots.append(slot)
             if all(slot is None for slot in in_slots):
                 if tangents is not None:

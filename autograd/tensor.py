@@ -592,7 +592,7 @@ def apply(prim: P.Primitive, inputs: tuple, static: tuple = ()) -> Tensor:
                 tangents = True
     local = _thread.s
     if record:
-        record = local.grad_enabled
+        record = local.grad_enabled or local.taping
         # Read before the forward reads the inputs: a replacement of their data from now on
         # advances the clock past it, which backward sees (state.tick).
         clock = state.mutation_clock

@@ -19,7 +19,17 @@ from hypothesis import strategies as st
 
 import autograd.functional as functional
 import nn
-from autograd import Tensor, detect_anomaly, grad, hessian, jacfwd, jacrev, no_grad, sweep_tape
+from autograd import (
+    Tensor,
+    detect_anomaly,
+    grad,
+    hessian,
+    is_grad_enabled,
+    jacfwd,
+    jacrev,
+    no_grad,
+    sweep_tape,
+)
 from autograd.backward import walk
 from autograd.checks import dense_jacobian, numerical_jacobian
 from autograd.counters import count
@@ -388,9 +398,10 @@ def test_nested_transforms_are_right():
         np.testing.assert_allclose(replayed, eager, rtol=1e-14, atol=1e-14, err_msg=name)
 
 
-def test_a_transform_inside_f_makes_the_sweeps_eager(monkeypatch):
-    """jacfwd of a function that calls grad: the recording can not account for the inner
-    sweep's tangents, so every column is swept eagerly (f evaluated n times)."""
+def test_a_grad_inside_f_is_taped_with_the_rest_of_f(monkeypatch):
+    """jacfwd of a function that calls grad: the recorded sweep holds the inner reverse
+    sweep's operations too (they carry the tangents), so the tape replays them: f is evaluated
+    once, and every column equals the eager one to the last bit and the closed form."""
 
     def f(x):
         return grad(lambda y: (y.sin() * y).sum())(x) * x
@@ -398,7 +409,9 @@ def test_a_transform_inside_f_makes_the_sweeps_eager(monkeypatch):
     probe = Probe(f, monkeypatch)
     x = RNG.standard_normal(4)
     j = jacfwd(probe.f)(x)
-    assert probe.f_calls == x.size
+    assert probe.f_calls == 1
+    g, dg = np.sin(x) + x * np.cos(x), 2 * np.cos(x) - x * np.sin(x)  # d/dx (x sin x), and its derivative
+    np.testing.assert_allclose(j, np.diag(g + x * dg), rtol=1e-12, atol=1e-12)
     with sweep_tape.disabled():
         eager = jacfwd(f)(x)
     assert_identical(j, eager)
@@ -406,9 +419,9 @@ def test_a_transform_inside_f_makes_the_sweeps_eager(monkeypatch):
     np.testing.assert_allclose(j, numeric, rtol=1e-6, atol=1e-8)
 
 
-def test_a_no_grad_block_inside_f_makes_the_sweeps_eager(monkeypatch):
-    """Tangents made in a no_grad block are not in the recording: no tape, eager sweeps, and
-    the Jacobian 3 I that forward mode gives there (the tangent goes through no_grad)."""
+def test_a_no_grad_block_inside_f_is_taped_as_forward_mode_sees_it(monkeypatch):
+    """Tangents go through a no_grad block (forward mode does not stop there), and the recorded
+    sweep records the block too: one evaluation of f, and the Jacobian 3 I, as eager."""
 
     def f(x):
         with no_grad():
@@ -418,7 +431,7 @@ def test_a_no_grad_block_inside_f_makes_the_sweeps_eager(monkeypatch):
     probe = Probe(f, monkeypatch)
     x = RNG.standard_normal(5)
     j = jacfwd(probe.f)(x)
-    assert probe.f_calls == x.size
+    assert probe.f_calls == 1
     with sweep_tape.disabled():
         eager = jacfwd(f)(x)
     assert_identical(j, eager)
@@ -444,3 +457,22 @@ def test_retained_gradients_take_the_eager_path(monkeypatch):
     assert_identical(j, eager)
     np.testing.assert_array_equal(kept[0].grad, kept[1].grad)
     np.testing.assert_allclose(kept[0].grad, np.exp(x * x), rtol=1e-15)
+
+
+def test_the_recorded_forward_sweep_runs_f_under_no_grad_as_every_other_sweep(monkeypatch):
+    """The sweep a tape is read from records its operations without turning grad mode on: f
+    sees ``is_grad_enabled()`` False in every sweep, and the tape is still taken."""
+    modes = []
+
+    def f(x):
+        modes.append(is_grad_enabled())
+        return (x * x).exp()
+
+    x = RNG.standard_normal(5)
+    probe = Probe(f, monkeypatch)
+    jacobian = jacfwd(probe.f)(x)
+    assert probe.f_calls == 1 and modes == [False]  # one recorded sweep, replayed for the rest
+    np.testing.assert_allclose(jacobian, np.diag(2 * x * np.exp(x * x)), rtol=1e-12)
+    with sweep_tape.disabled():
+        jacfwd(f)(x)
+    assert modes == [False] * (1 + x.size)

@@ -463,7 +463,7 @@ _FAULTS = [
     EngineFault(
         "no_grad_ignored",
         "apply: operations are recorded inside no_grad()",
-        _patch_function(T.apply, ("record = local.grad_enabled", "pass")),
+        _patch_function(T.apply, ("record = local.grad_enabled or local.taping", "pass")),
     ),
     EngineFault(
         "retain_grad_ignored",
