@@ -81,6 +81,7 @@ _new_tensor = object.__new__
 _data_of = attrgetter("_data")
 
 _local = state.local
+_thread = state.thread
 _ndarray = np.ndarray
 
 __all__ = [
@@ -100,7 +101,7 @@ ConcretizationError = state.ConcretizationError
 
 def recording() -> Recorder | None:
     """The recorder active in this thread (inside the first call of a compiled function), or None."""
-    return _local.recorder
+    return _thread.s.recorder  # every optimizer step asks: the thread's switches directly
 
 
 def concretization(construct: str) -> ConcretizationError:
@@ -130,7 +131,7 @@ def host(fn: Callable[..., np.ndarray], *tensors: Tensor) -> Tensor:
     """
     arrays = [t._data for t in tensors]
     out = np.asarray(fn(*arrays))
-    recorder = _local.recorder
+    recorder = _thread.s.recorder
     if recorder is not None:
         out = recorder.host(fn, arrays, out)
     return _wrap(out)

@@ -118,6 +118,8 @@ def _split_state(merged: dict, states: list[dict], params: list[Tensor]) -> None
 
 
 def _check_lr(owner: str, group_index: int, lr: Any) -> float:
+    if lr.__class__ is float and 0.0 <= lr < math.inf:  # the common case, without the ABC check
+        return lr
     if not (isinstance(lr, numbers.Real) and 0.0 <= lr < math.inf):
         raise ValueError(
             f"{owner}.step: param_groups[{group_index}]['lr'] must be a finite number >= 0, got {lr!r}"
