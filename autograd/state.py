@@ -25,7 +25,7 @@ class Switches:
 
     __slots__ = (
         "grad_enabled", "observed", "observers", "scope", "levels", "recorded_levels", "cap", "depth",
-        "reverse", "sweeps", "recorder", "saved", "taping",
+        "reverse", "sweeps", "recorder", "saved_modes", "saved_scopes", "taping",
     )
 
     def __init__(self) -> None:
@@ -43,9 +43,12 @@ class Switches:
         #: operations on tensors that require grad are recorded even under ``no_grad``, which
         #: the function being swept still sees as in every other sweep.
         self.taping = False
-        #: What the open context blocks (``no_grad``, ``name_scope``, ...) replaced, innermost
-        #: last: kept per thread, so one context object may be open in several threads at once.
-        self.saved: list = []
+        #: The grad modes that the open ``no_grad``/``enable_grad`` blocks replaced, and the
+        #: scopes that the open ``name_scope`` blocks replaced, innermost last: kept per thread,
+        #: so one context object may be open in several threads at once; one stack per kind, so
+        #: blocks of different kinds need not close in order (a generator holding one open).
+        self.saved_modes: list = []
+        self.saved_scopes: list = []
         #: Forward mode: the ids of the active tangent levels, outermost first. Each ``jvp``
         #: and ``jacfwd`` opens a level of its own, so perturbations of nested forward
         #: transforms are never confused (see ``tensor._push_tangents``). Level 0, always
@@ -159,11 +162,11 @@ class _Switch(contextlib.ContextDecorator):
         raise NotImplementedError
 
     def __enter__(self) -> _Switch:
-        thread.s.saved.append(self._enter())
+        thread.s.saved_modes.append(self._enter())
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._exit(thread.s.saved.pop())
+        self._exit(thread.s.saved_modes.pop())
 
 
 class set_grad_enabled(_Switch):
@@ -238,12 +241,12 @@ class name_scope:
     def __enter__(self) -> None:
         s = thread.s
         previous = s.scope
-        s.saved.append(previous)
+        s.saved_scopes.append(previous)
         s.scope = self.name if previous is None else f"{previous}.{self.name}"
 
     def __exit__(self, *exc: Any) -> None:
         s = thread.s
-        s.scope = s.saved.pop()
+        s.scope = s.saved_scopes.pop()
 
     def __call__(self, function: Any) -> Any:
         """Use as a decorator: each call enters a scope of this name."""

@@ -221,6 +221,24 @@ def test_one_no_grad_object_entered_in_two_threads_restores_each_threads_mode(fr
     assert run_together(first, second) == [(False, True), (False, False)]
 
 
+def test_blocks_of_different_kinds_need_not_close_in_order():
+    # A generator holds a no_grad block open while its caller opens and closes a name scope
+    # around the next() that ends the generator's block: each kind restores its own value.
+    def batches():
+        with no_grad():
+            yield recorded_scope(), is_grad_enabled()
+        yield None, is_grad_enabled()
+
+    gen = batches()
+    with name_scope("outer"):
+        assert next(gen) == ("outer", False)
+        with name_scope("inner"):
+            assert next(gen) == (None, True)  # the generator's block closed inside this scope
+            assert recorded_scope() == "outer.inner"
+        assert recorded_scope() == "outer" and is_grad_enabled()
+    assert recorded_scope() is None and is_grad_enabled()
+
+
 def test_anomaly_mode_stays_in_its_thread(frequent_thread_switches):
     inside, done = threading.Event(), threading.Event()
 
