@@ -877,8 +877,7 @@ def _forward_softmax_cross_entropy(rec, out, xs, static, residual):
     total = np.empty_like(column)
     log_total = np.empty_like(column)
     shifted = np.empty_like(z)
-    product = np.empty_like(z)
-    for a in (column, total, log_total, shifted, product):
+    for a in (column, total, log_total, shifted):
         rec._know(a, a, _TEMP)
     m = z.shape[1]
     rec.emit(np.maximum.reduce, [z, 0, None, column, True], (3,))
@@ -890,22 +889,15 @@ def _forward_softmax_cross_entropy(rec, out, xs, static, residual):
     rec.emit(np.divide, [residual, total, residual], (2,))
     # -(s)/m in one division: IEEE division rounds symmetrically, so s/(-m) is bitwise -(s/m);
     # -m as a scalar of the dtype (the value NumPy would convert the Python number to).
-    rec.emit(_finish_cost, [out, out.dtype.type(-m), y, shifted, product], (0,))
+    rec.emit(_finish_cost, [out, out.dtype.type(-m), y, shifted], (0,))
     return True
 
 
-def _finish_cost(out, minus_m, y, logp, product):
-    """``Σ Y ⊙ log A / -m`` as eager computes it: one dot product, and the masked sum when
-    that is NaN (``0 · -inf`` from a masked class, or a NaN input): eager then sums only where
-    ``Y ≠ 0``. The division of two NumPy scalars of the dtype is the ufunc's division, without
-    its call overhead."""
-    total = np.vdot(y, logp)
-    if total != total:
-        product.fill(0)
-        np.multiply(y, logp, out=product, where=y != 0)
-        np.add.reduce(product, None, None, out)
-        total = out[()]
-    out[()] = total / minus_m
+def _finish_cost(out, minus_m, y, logp):
+    """``Σ Y ⊙ log A / -m`` by eager's own sum (``fused.cost_sum``: one dot product, the masked
+    sum when that is NaN). The division of two NumPy scalars of the dtype is the ufunc's
+    division, without its call overhead."""
+    out[()] = F.cost_sum(y, logp) / minus_m
 
 
 _FORWARD: dict = {prim: _forward_unary(u) for prim, u in _UNARY.items()}

@@ -249,16 +249,24 @@ def _ce_forward(z, y):
     # The softmax is returned with the value: apply keeps it with the node (a residual, the
     # last static argument of the rules), so the VJP that normally follows reuses it.
     logp, a = _softmax_parts(z)
-    # One dot product: BLAS raises none of NumPy's floating-point warnings, so a masked class
-    # (0 · -inf) shows in the result, NaN, instead of being looked for in log A first.
+    total = cost_sum(y, logp)
+    return np.asarray(-total / z.shape[1]), a
+
+
+def cost_sum(y, logp):
+    """``Σ Y ⊙ log A`` (a NumPy scalar), with a masked class's terms left out.
+
+    One dot product: BLAS raises none of NumPy's floating-point warnings, so a masked class
+    (0 · -inf) shows in the result, NaN, instead of being looked for in ``log A`` first. A logit
+    of -inf has ``log A = -inf``, and a class with no target weight then contributes nothing,
+    as in the limit: the sum is taken again where ``Y ≠ 0``. NaN inputs stay NaN.
+    """
     total = np.vdot(y, logp)
-    if total != total:  # NaN: a masked class, or a NaN input
-        # A logit of -inf has log A = -inf, and 0 · -inf is NaN: a class with no target weight
-        # contributes nothing, as in the limit. NaN inputs stay NaN.
+    if total != total:
         terms = np.zeros_like(logp, dtype=np.result_type(y, logp))
         np.multiply(y, logp, out=terms, where=y != 0)
         total = terms.sum()
-    return np.asarray(-total / z.shape[1]), a
+    return total
 
 
 def _softmax_of(z, a):

@@ -23,7 +23,7 @@ from .backward import backward as _backward
 _thread = state.thread
 
 _ndarray = np.ndarray
-_CLOCK_LOCK = state._clock_lock
+_tick = state.tick
 _new = object.__new__
 _PYTHON_SCALARS = (int, float, bool)
 _NUMERIC_KINDS = "biuf"
@@ -142,9 +142,7 @@ class Tensor:
                 _check_replacement(self, array)
         array.flags.writeable = False
         self._data = array
-        with _CLOCK_LOCK:  # after the new data is in place (see state.tick)
-            state.mutation_clock = clock = state.mutation_clock + 1
-        self._mutated_at = clock
+        self._mutated_at = _tick()  # after the new data is in place (see state.tick)
 
     # -- gradient state ----------------------------------------------------------------------
 

@@ -175,50 +175,42 @@ def test_a_name_scope_stays_in_its_thread(frequent_thread_switches):
     assert run_together(scoped, other) == ["evaluation", None]
 
 
-def test_one_module_called_in_two_threads_leaves_each_thread_its_own_scope(frequent_thread_switches):
-    # A module enters the same name_scope object on every call; the scope it replaces is kept
-    # per thread, so the thread that leaves first gets back its own scope, not the other's.
-    shared = nn.Sequential(nn.ReLU())[0]._scope  # the child's scope object, "0"
+def share_between_threads(shared, outers: tuple, observe: Callable) -> list:
+    """Two threads, each inside its own outer block, enter the same context object ``shared``;
+    the first leaves it while the second is still inside. Returns, per thread, what ``observe``
+    sees inside ``shared`` and after leaving it."""
     both_inside, first_out = threading.Barrier(2), threading.Event()
 
-    def call(outer: str, leave_first: bool) -> tuple:
-        with name_scope(outer):
+    def call(outer, leave_first: bool) -> tuple:
+        with outer:
             with shared:
                 both_inside.wait(WAIT_SECONDS)
-                inside = recorded_scope()
+                inside = observe()
                 if not leave_first:
                     assert first_out.wait(WAIT_SECONDS)
-            after = recorded_scope()
+            after = observe()
             if leave_first:
                 first_out.set()
         return inside, after
 
-    first = lambda: call("a", leave_first=True)  # noqa: E731
-    second = lambda: call("b", leave_first=False)  # noqa: E731
-    assert run_together(first, second) == [("a.0", "a"), ("b.0", "b")]
+    first = lambda: call(outers[0], leave_first=True)  # noqa: E731
+    second = lambda: call(outers[1], leave_first=False)  # noqa: E731
+    return run_together(first, second)
+
+
+def test_one_module_called_in_two_threads_leaves_each_thread_its_own_scope(frequent_thread_switches):
+    # A module enters the same name_scope object on every call; the scope it replaces is kept
+    # per thread, so the thread that leaves first gets back its own scope, not the other's.
+    shared = nn.Sequential(nn.ReLU())[0]._scope  # the child's scope object, "0"
+    seen = share_between_threads(shared, (name_scope("a"), name_scope("b")), recorded_scope)
+    assert seen == [("a.0", "a"), ("b.0", "b")]
 
 
 def test_one_no_grad_object_entered_in_two_threads_restores_each_threads_mode(frequent_thread_switches):
     # The value a block replaces is kept per thread: the thread that leaves the shared block
     # first gets back its own grad mode (recording), not the other thread's (not recording).
-    shared = no_grad()
-    both_inside, first_out = threading.Barrier(2), threading.Event()
-
-    def call(outer_mode: bool, leave_first: bool) -> tuple:
-        with (enable_grad() if outer_mode else no_grad()):
-            with shared:
-                both_inside.wait(WAIT_SECONDS)
-                inside = is_grad_enabled()
-                if not leave_first:
-                    assert first_out.wait(WAIT_SECONDS)
-            after = is_grad_enabled()
-            if leave_first:
-                first_out.set()
-        return inside, after
-
-    first = lambda: call(True, leave_first=True)  # noqa: E731
-    second = lambda: call(False, leave_first=False)  # noqa: E731
-    assert run_together(first, second) == [(False, True), (False, False)]
+    seen = share_between_threads(no_grad(), (enable_grad(), no_grad()), is_grad_enabled)
+    assert seen == [(False, True), (False, False)]
 
 
 def test_blocks_of_different_kinds_need_not_close_in_order():

@@ -397,7 +397,7 @@ _FAULTS = [
         _patch_method(
             T.Tensor,
             "assign",
-            ("state.mutation_clock = clock = state.mutation_clock + 1", "clock = state.mutation_clock"),
+            ("self._mutated_at = _tick()", "self._mutated_at = state.mutation_clock"),
         ),
     ),
     EngineFault(
