@@ -36,11 +36,14 @@ from .primitives import (
     Primitive,
     broadcast,
     broadcast_axes,
+    product,
     register,
     sum_keepdims,
     sum_to,
 )
 from .tensor import Tensor, _constant, _fmt, apply
+
+_dot = np.dot
 
 
 def _operands(*values: Any) -> list[Tensor]:
@@ -137,7 +140,7 @@ def _ce_pattern(deps, xs, ans, residual=None):
 
 
 def _linear_forward(w, x, b):
-    z = w @ x
+    z = _dot(w, x)  # 2-D arrays (linear checks): np.dot is matmul's BLAS call, cheaper to reach
     if z.dtype == b.dtype:
         z += b  # the product is a new array: add the bias in place, no second (n, m) buffer
         return z
@@ -145,11 +148,11 @@ def _linear_forward(w, x, b):
 
 
 def _linear_vjp_w(g, ans, w, x, b):
-    return g @ x.T
+    return product(g, x.T)
 
 
 def _linear_vjp_x(g, ans, w, x, b):
-    return w.T @ g
+    return product(w.T, g)
 
 
 def _linear_vjp_b(g, ans, w, x, b):
@@ -214,7 +217,7 @@ def linear(w: Any, x: Any, b: Any) -> Tensor:
             f"linear: the bias has shape {_fmt(b_shape)}; a layer's bias is a column of shape "
             f"{_fmt((w_shape[0], 1))} (examples are columns), e.g. b.reshape(-1, 1)"
         )
-    if not _fits(b_shape, z_shape):
+    if b_shape != (z_shape[0], 1) and not _fits(b_shape, z_shape):  # (a layer's column first)
         raise ValueError(
             f"linear: the bias of shape {_fmt(b_shape)} does not broadcast to W @ X's shape {_fmt(z_shape)}"
         )

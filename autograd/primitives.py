@@ -358,6 +358,22 @@ def sum_keepdims(x: Any, axis: int) -> Any:
 _add_reduce = np.add.reduce
 
 
+def product(a: Any, b: Any) -> Any:
+    """``a @ b``; for two 2-D arrays by ``np.dot``, the same BLAS call (the same bits) with less
+    dispatch than the ``matmul`` ufunc, which is most of the cost of a small product. Tensors
+    (rules that are differentiated again) and other ranks go through ``@``."""
+    if a.__class__ is _ndarray and b.__class__ is _ndarray and a.ndim == 2 == b.ndim:
+        return _dot(a, b)
+    return a @ b
+
+
+_dot = np.dot
+
+
+def _matmul_forward(x: Array, y: Array) -> Array:
+    return _dot(x, y) if x.ndim == 2 == y.ndim else np.matmul(x, y)
+
+
 def _axes_text(axes: tuple[int, ...]) -> str:
     if len(axes) == 1:
         return f"axis {axes[0]}"
@@ -986,7 +1002,7 @@ def _matmul_vjp_x(g, ans, x, y):
         return _outer(g, y) if x.ndim == 2 else g * y
     if x.ndim == 1:
         return y @ g
-    return g @ y.T
+    return product(g, y.T)
 
 
 def _matmul_vjp_y(g, ans, x, y):
@@ -996,7 +1012,7 @@ def _matmul_vjp_y(g, ans, x, y):
         return sum_to(_swap(x2) @ g2, tuple(y2.shape)).reshape(tuple(y.shape))
     if x.ndim == 1:
         return _outer(x, g) if y.ndim == 2 else g * x
-    return x.T @ g
+    return product(x.T, g)
 
 
 def _matmul_pattern(deps, xs, ans):
@@ -1030,7 +1046,7 @@ def _matmul_flops(xs, ans, *static):
 
 MATMUL = bilinear(
     "matmul",
-    np.matmul,
+    _matmul_forward,
     _matmul_vjp_x,
     _matmul_vjp_y,
     "G·Xᵀ / Wᵀ·G",

@@ -302,8 +302,7 @@ class Module:
         scope = self._scope
         if scope is None:
             return self.forward(*inputs)
-        with scope:
-            return self.forward(*inputs)
+        return scope.run(self.forward, *inputs)
 
     # -- saving and loading -----------------------------------------------------------------
 
