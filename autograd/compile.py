@@ -90,6 +90,7 @@ __all__ = [
     "Recorder",
     "check_values",
     "compile",
+    "flat_base",
     "host",
     "recording",
     "update_together",
@@ -215,8 +216,11 @@ def update_together(tensors: Any) -> None:
         _TOGETHER[id(t)] = refs
 
 
-def _flat_base(pieces: list) -> np.ndarray | None:
-    """The 1-d array that ``pieces`` tile, one after another from its start to its end, or None."""
+def flat_base(pieces: list) -> np.ndarray | None:
+    """The 1-d array that ``pieces`` tile, one after another from its start to its end, or None.
+
+    An optimizer asks it whether a group's values are already laid out as one flat array (an
+    earlier recording's), so that its state can be laid out alike."""
     base = pieces[0].base
     if base is None or base.ndim != 1 or not base.flags.c_contiguous:
         return None
@@ -344,7 +348,7 @@ class Recorder:
         shared = [_ADOPTED.get(id(s)) for s in group]
         base = None
         if None not in shared:
-            base = _flat_base([buffer for buffer, _ in shared])
+            base = flat_base([buffer for buffer, _ in shared])
             if base is not None and any(b.shape != s._data.shape for (b, _), s in zip(shared, group)):
                 base = None
         if base is None:
@@ -374,7 +378,7 @@ class Recorder:
             return None
         group = [r() for r in refs]
         entries = [self.state_of.get(id(s)) for s in group if s is not None]
-        if len(entries) != len(group) or None in entries or _flat_base([e[1] for e in entries]) is None:
+        if len(entries) != len(group) or None in entries or flat_base([e[1] for e in entries]) is None:
             return None
         base = np.empty(sum(e[1].size for e in entries), dtype=entries[0][1].dtype)
         start = 0
@@ -390,12 +394,12 @@ class Recorder:
         entries = [self.state_of.get(id(p)) for p in params]
         if len(params) < 2 or None in entries:
             return None
-        values = _flat_base([e[1] for e in entries])
+        values = flat_base([e[1] for e in entries])
         grads = [p.grad for p in params]
         slots = [self.gradient_slots.get(id(p)) for p in params]
         if values is None or any(g is None or g is not slot for g, slot in zip(grads, slots)):
             return None
-        gradients = _flat_base(grads)
+        gradients = flat_base(grads)
         return None if gradients is None else (values, gradients)
 
     def _resolve(self, value: Any) -> Any:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from autograd import Tensor, enable_grad
-from autograd.compile import _flat_base, recording, update_together
+from autograd.compile import flat_base, recording, update_together
 
 ParamGroup = dict[str, Any]
 
@@ -88,7 +88,7 @@ def _merged_state(states: list[dict], params: list[Tensor], dtype: np.dtype) -> 
     for key in keys:
         values = [state[key] for state in states]
         if all(isinstance(v, np.ndarray) and v.shape == p.shape for v, p in zip(values, params)):
-            base = _flat_base(values)  # pieces of one flat array already (an earlier recording's)
+            base = flat_base(values)  # pieces of one flat array already (an earlier recording's)
             if base is not None and base.dtype == dtype:
                 merged[key] = base
             else:
