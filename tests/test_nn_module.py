@@ -178,6 +178,18 @@ class TestNamesAndScopes:
         cost = nn.softmax_cross_entropy(model(np.ones((4, 3), dtype=np.float32)), np.eye(2)[:, [0, 1, 0]])
         assert cost.scope is None
 
+    def test_scope_is_restored_when_a_nested_forward_raises(self):
+        """A layer that raises deep inside a model leaves the thread's scope as it was: the
+        next node recorded outside any module carries no scope, and the next model call
+        records under its own paths, not under the failed call's."""
+        model = nn.MLP([4, 3, 2])
+        with pytest.raises(ValueError, match="Linear"):
+            model(np.ones((5, 2), dtype=np.float32))  # 5 rows for a layer of 4 inputs
+        assert (Tensor(np.ones(2), requires_grad=True) * 2).scope is None
+        out = model(np.ones((4, 2), dtype=np.float32))
+        assert out.scope == "layers.2"
+        assert {node.scope for node in recorded_nodes(out)} == {"layers.0", "layers.1", "layers.2"}
+
 
 class TestModule:
     def test_parameters_are_registered_in_order_once(self):
