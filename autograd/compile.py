@@ -887,7 +887,7 @@ def _forward_softmax_cross_entropy(rec, out, xs, static, residual):
     rec.emit(np.maximum.reduce, [z, 0, None, column, True], (3,))
     rec.emit(np.subtract, [z, column, shifted], (2,))
     rec.emit(np.exp, [shifted, residual], (1,))
-    rec.emit(np.add.reduce, [residual, 0, None, total, True], (3,))
+    _emit_sum_keepdims(rec, residual, 0, total)
     rec.emit(np.log, [total, log_total], (1,))
     rec.emit(np.subtract, [shifted, log_total, shifted], (2,))
     rec.emit(np.divide, [residual, total, residual], (2,))
@@ -948,28 +948,16 @@ def _vjp_bias(shape_of):
         bias = len(shape) == 2 and shape[1] == 1 and shape[0] == g.shape[0]
         if not (g.ndim == 2 and bias and g.shape[1] != 1):
             return False
-        if not _bias_in_rows(rec, rec._resolve(g), out):
-            rec.emit(np.add.reduce, [g, 1, None, out, True], (3,))
+        _emit_sum_keepdims(rec, g, 1, out)
         return True
 
     return lower
 
 
-def _bias_in_rows(rec, g, out) -> bool:
-    """The bias's gradient (a sum over each row of ``g``) right after relu's backward wrote a
-    large ``g``: both in blocks of rows (:class:`_InRows`), each block summed while in the cache."""
-    if not rec.program or g.nbytes <= 2 * ROW_BLOCK_BYTES or not g.flags.c_contiguous:
-        return False
-    function, args = rec.program[-1]
-    if function is not np.multiply or len(args) != 3 or args[2] is not g:
-        return False
-    if any(a.__class__ is not _ndarray or a.shape != g.shape or id(a) in rec.arg_index for a in args):
-        return False  # (only arrays of g's shape, none an argument bound anew per call)
-    np.add.reduce(g, 1, None, out, True)  # the recording call computes it now
-    block = max(1, ROW_BLOCK_BYTES // (g.strides[0] or 1))
-    rows = _InRows([(np.multiply, list(args)), (np.add.reduce, [g, 1, None, out, True])], g.shape[0], block)
-    rec.program[-1] = (rows, [])
-    return True
+def _emit_sum_keepdims(rec, x, axis, out) -> None:
+    """Eager's ``sum_keepdims(x, axis)`` into ``out``: the same kernel call."""
+    function, args = P.sum_keepdims_kernel(x, axis, out)
+    rec.emit(function, args, ((2,) if len(args) == 3 else (3,)))  # out: last of a product's three
 
 
 def _vjp_matmul_x(rec, out, g, ans, xs, static):
@@ -1036,7 +1024,7 @@ def _vjp_softmax_cross_entropy_z(rec, out, g, ans, xs, static):
     scale = np.empty((), dtype=g.dtype)
     for t in (column, scale):
         rec._know(t, t, _TEMP)
-    rec.emit(np.add.reduce, [y, 0, None, column, True], (3,))
+    _emit_sum_keepdims(rec, y, 0, column)
     rec.emit(np.multiply, [a, column, out], (2,))
     rec.emit(np.subtract, [out, y, out], (2,))
     if rec._is_const(g):

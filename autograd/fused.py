@@ -242,7 +242,7 @@ def _softmax_parts(z):
     # small reductions (the same kernels).
     s = z - np.maximum.reduce(z, 0, None, None, True)
     e = np.exp(s)
-    total = np.add.reduce(e, 0, None, None, True)
+    total = sum_keepdims(e, 0)
     s -= np.log(total)
     e /= total
     return s, e

@@ -125,3 +125,58 @@ def test_generated_broadcast_shapes_match_finite_differences(op, shapes):
     assert out.shape == shapes.result_shape
     out.backward(np.ones(out.shape))
     assert a.grad.shape == x.shape and b.grad.shape == y.shape
+
+
+# ---------------------------------------------------------------------------------------------
+# Sums along a matrix's axis (bias gradients, softmax totals): a product with ones on floats
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("axis", [0, 1])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (32, 32), (10, 128), (256, 7), (4, 0), (0, 4)])
+def test_sum_keepdims_by_product_equals_the_sum(dtype, axis, shape):
+    """The BLAS product with ones gives NumPy's sum, keepdims shape and dtype, to within the
+    rounding of a sum in another order (against a float64 referee, a few ulps of the total of
+    the magnitudes); empty axes sum to zeros."""
+    from autograd.primitives import sum_keepdims
+
+    rng = np.random.default_rng(sum(shape) + axis)
+    x = rng.standard_normal(shape).astype(dtype)
+    total = sum_keepdims(x, axis)
+    assert total.shape == x.sum(axis=axis, keepdims=True).shape and total.dtype == dtype
+    exact = x.astype(np.float64).sum(axis=axis, keepdims=True)
+    bound = 4 * np.finfo(dtype).eps * np.abs(x).astype(np.float64).sum(axis=axis, keepdims=True)
+    assert np.all(np.abs(total - exact) <= bound + np.finfo(dtype).tiny)
+
+
+def test_sum_keepdims_keeps_nonfinite_values_as_the_sum_does():
+    """inf stays inf, inf - inf and NaN give NaN, column by column, as NumPy's sum: the ones
+    never multiply an infinity by zero."""
+    from autograd.primitives import sum_keepdims
+
+    x = np.array([[np.inf, 1.0, np.nan], [1.0, -np.inf, 2.0], [np.inf, np.inf, 3.0]], dtype=np.float32)
+    with np.errstate(invalid="ignore"):  # inf - inf: both warn alike
+        for axis in (0, 1):
+            np.testing.assert_array_equal(sum_keepdims(x, axis), x.sum(axis=axis, keepdims=True))
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        np.arange(12.0, dtype=np.float16).reshape(3, 4),
+        np.arange(12, dtype=np.int64).reshape(3, 4),
+        np.arange(12.0).reshape(3, 4).astype(">f8"),  # byte-swapped float64
+        np.arange(24.0).reshape(2, 3, 4),
+    ],
+    ids=["float16", "int64", "byte-swapped", "3-d"],
+)
+def test_sum_keepdims_of_other_arrays_is_numpys_sum(x):
+    """Other dtypes and ranks are summed by NumPy itself: bit for bit its sum."""
+    from autograd.primitives import sum_keepdims, sums_by_product
+
+    for axis in (0, 1):
+        assert not sums_by_product(x, axis)
+        total = sum_keepdims(x, axis)
+        np.testing.assert_array_equal(total, x.sum(axis=axis, keepdims=True))
+        assert total.dtype == x.sum(axis=axis, keepdims=True).dtype
