@@ -755,7 +755,7 @@ class Recorder:
 # Kernel forms of the primitives' forwards and VJPs (everything else goes through _rule_into)
 # ---------------------------------------------------------------------------------------------
 
-_UNARY = {P.EXP: np.exp, P.LOG: np.log, P.NEG: np.negative, P.RECIPROCAL: np.reciprocal}
+_UNARY = {P.EXP: np.exp, P.LOG: np.log, P.NEG: np.negative, P.RECIPROCAL: np.reciprocal, P.TANH: np.tanh}
 _BINARY = {P.ADD: np.add, P.MUL: np.multiply, P.MATMUL: np.matmul}
 
 
@@ -904,9 +904,49 @@ def _finish_cost(out, minus_m, y, logp):
     out[()] = F.cost_sum(y, logp) / minus_m
 
 
+def _temporaries(rec, like: np.ndarray, count: int, dtype: Any = None) -> list:
+    """``count`` scratch arrays of ``like``'s shape (and dtype, unless given), for one rule."""
+    arrays = [np.empty(like.shape, dtype=like.dtype if dtype is None else dtype) for _ in range(count)]
+    for a in arrays:
+        rec._know(a, a, _TEMP)
+    return arrays
+
+
+def _constant_of(value: float, dtype: np.dtype) -> np.ndarray:
+    """A Python number as the 0-d array of ``dtype`` that NumPy converts it to in an operation
+    with an array of that dtype (NumPy 2 treats Python numbers as weakly typed)."""
+    return np.array(value, dtype=dtype)
+
+
+def _where_into(out, mask, value, otherwise):
+    """``out = np.where(mask, value, otherwise)``: selection only, so the same numbers."""
+    np.copyto(out, otherwise)
+    np.copyto(out, value, where=mask)
+
+
+def _forward_sigmoid(rec, out, xs, static, residual):
+    """``primitives._sigmoid`` as kernels, in its order: ``e = exp(-|x|)``, then
+    ``where(x >= 0, 1, e) / (1 + e)``."""
+    x = xs[0]
+    if out.dtype != x.dtype:
+        return False
+    e, scratch = _temporaries(rec, out, 2)
+    (mask,) = _temporaries(rec, out, 1, bool)
+    one = _constant_of(1, x.dtype)
+    rec.emit(np.abs, [x, scratch], (1,))
+    rec.emit(np.negative, [scratch, scratch], (1,))
+    rec.emit(np.exp, [scratch, e], (1,))
+    rec.emit(np.greater_equal, [x, P._zero(x.dtype), mask], (2,))
+    rec.emit(_where_into, [out, mask, one, e], (0,))
+    rec.emit(np.add, [one, e, scratch], (2,))
+    rec.emit(np.divide, [out, scratch, out], (2,))
+    return True
+
+
 _FORWARD: dict = {prim: _forward_unary(u) for prim, u in _UNARY.items()}
 _FORWARD.update({prim: _forward_binary(u) for prim, u in _BINARY.items()})
 _FORWARD[P.RELU] = _forward_relu
+_FORWARD[P.SIGMOID] = _forward_sigmoid
 _FORWARD[P.SUM] = _forward_sum
 _FORWARD[P.BROADCAST_TO] = _forward_broadcast
 _FORWARD[F.LINEAR] = _forward_linear
@@ -991,6 +1031,29 @@ def _vjp_relu(rec, out, g, ans, xs, static):
     return True
 
 
+def _vjp_sech2_chain(scale: float):
+    """``primitives._sech2_chain(scale)`` (tanh's and sigmoid's VJP) as kernels, in its order:
+    ``e = exp(|x| * -c)``, then ``g * (e * c² / ((e + 1) * (e + 1)))``."""
+
+    def lower(rec, out, g, ans, xs, static):
+        x = xs[0]
+        if not (g.dtype == x.dtype == out.dtype and g.shape == x.shape):
+            return False
+        e, one_plus = _temporaries(rec, out, 2)
+        dtype = x.dtype
+        rec.emit(np.abs, [x, e], (1,))
+        rec.emit(np.multiply, [e, _constant_of(-scale, dtype), e], (2,))
+        rec.emit(np.exp, [e, e], (1,))
+        rec.emit(np.add, [e, _constant_of(1, dtype), one_plus], (2,))
+        rec.emit(np.multiply, [e, _constant_of(scale * scale, dtype), e], (2,))
+        rec.emit(np.multiply, [one_plus, one_plus, one_plus], (2,))
+        rec.emit(np.divide, [e, one_plus, e], (2,))
+        rec.emit(np.multiply, [g, e, out], (2,))
+        return True
+
+    return lower
+
+
 def _vjp_mul(index):
     def lower(rec, out, g, ans, xs, static):
         rec.emit(np.multiply, [g, xs[1 - index], out], (2,))
@@ -1044,6 +1107,8 @@ _VJP: dict = {
     (P.MATMUL, 0): _vjp_matmul_x,
     (P.MATMUL, 1): _vjp_matmul_y,
     (P.RELU, 0): _vjp_relu,
+    (P.TANH, 0): _vjp_sech2_chain(2.0),
+    (P.SIGMOID, 0): _vjp_sech2_chain(1.0),
     (P.MUL, 0): _vjp_mul(0),
     (P.MUL, 1): _vjp_mul(1),
     (P.EXP, 0): _vjp_exp,

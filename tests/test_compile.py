@@ -88,6 +88,28 @@ def test_fifty_steps_equal_eager(optimizer, activation, dtype):
         assert [opt.state[k]["step"] for k in sorted(opt.state)] == [50] * len(opt.state)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+def test_tanh_and_sigmoid_replay_as_kernels(activation, dtype):
+    """Their forwards and VJPs replay as kernels writing into the recording's buffers (no rule
+    called and its result copied), with eager's numbers also where the activations saturate:
+    every other batch is scaled by 40, so |Z| reaches the hundreds."""
+    eager_model, _, eager_step, _ = make_step("sgd", activation, dtype)
+    model, _, step, calls = make_step("sgd", activation, dtype)
+    compiled = autograd.compile(step)
+    for k, (X, Y) in enumerate(batches(12, dtype=dtype)):
+        X = X * (40 if k % 2 else 1)
+        assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
+    assert len(calls) == 1
+    (recording,) = compiled.recordings.values()
+    functions = [f for f, _ in recording.program]
+    assert compile_module._rule_into not in functions
+    assert (np.tanh in functions) == (activation == "tanh")
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data), p.name
+        assert np.array_equal(p.grad, q.grad), p.name
+
+
 @pytest.mark.parametrize("chunked", [False, True], ids=["whole", "in-chunks"])
 @pytest.mark.parametrize("grouped", [True, False], ids=["one-group", "group-per-parameter"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
