@@ -55,10 +55,12 @@ recorder; when there is one it reports its update instead of running it eagerly:
 State arrays (momentum, Adam's moments) belong to the optimizer and are updated in place by the
 kernels, so its state stays readable; hyperparameters are 0-d arrays of the parameter's dtype,
 which NumPy treats exactly as it treats the Python floats of the eager step. ``zero_grad()``
-reports the parameters it clears with ``recorder.cleared(params)``. ``nn.optim.SGD`` writes its
-update as kernels (over a whole group at once, in cache-sized chunks for large groups: each
-number sees the same operations, so the results are eager's); optimizers without kernels of
-their own (Adam) run their eager update in one Python kernel per parameter.
+reports the parameters it clears with ``recorder.cleared(params)``. ``nn.optim.SGD`` and
+``Adam``/``AdamW`` write their updates as kernels (over a whole group at once, in cache-sized
+chunks for large groups: each number sees the same operations, so the results are eager's;
+Adam's step counts and bias corrections are refreshed by a Python kernel of the program before
+the elementwise ones); an optimizer without kernels of its own runs its eager update in one
+Python kernel per parameter.
 """
 
 from __future__ import annotations

@@ -31,8 +31,8 @@ def batches(n, m=7, dtype=np.float64, seed=0):
         yield X, Y
 
 
-#: The optimizers of the compiled steps under test: SGD's update is replayed as kernels of
-#: its own (each variant a different sequence), Adam's through its eager update.
+#: The optimizers of the compiled steps under test: SGD's and Adam's updates are replayed as
+#: kernels of their own, each variant a different sequence.
 OPTIMIZERS = {
     "sgd": partial(nn.optim.SGD, lr=0.1, momentum=0.9),
     "adam": partial(nn.optim.Adam, lr=0.01),
@@ -40,6 +40,12 @@ OPTIMIZERS = {
     "sgd-decay": partial(nn.optim.SGD, lr=0.1, weight_decay=0.01),
     "sgd-dampened": partial(nn.optim.SGD, lr=0.1, momentum=0.8, dampening=0.3, weight_decay=0.1),
     "sgd-nesterov": partial(nn.optim.SGD, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
+    "adam-decay": partial(nn.optim.Adam, lr=0.01, weight_decay=0.1),
+    "adamw": partial(nn.optim.AdamW, lr=0.01, weight_decay=0.1),
+    # β2 = 0.5: the second moment falls often, so AMSGrad's maximum differs from it
+    "adam-amsgrad": partial(nn.optim.Adam, lr=0.01, betas=(0.9, 0.5), amsgrad=True, weight_decay=0.05),
+    # β1 = 0.3: lerp's weight 1 - β1 is 0.7, its other form
+    "adam-low-beta": partial(nn.optim.Adam, lr=0.01, betas=(0.3, 0.9), eps=1e-6),
 }
 
 
@@ -113,21 +119,30 @@ def test_tanh_and_sigmoid_replay_as_kernels(activation, dtype):
 @pytest.mark.parametrize("chunked", [False, True], ids=["whole", "in-chunks"])
 @pytest.mark.parametrize("grouped", [True, False], ids=["one-group", "group-per-parameter"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("optimizer", ["sgd-plain", "sgd-decay", "sgd-dampened", "sgd-nesterov"])
-def test_every_sgd_variant_equals_eager(optimizer, dtype, grouped, chunked, monkeypatch):
-    """Each SGD variant replays its own kernels: for one group, once over the flat arrays that
-    hold all of its parameters, gradients and momenta; else once per parameter. ``in-chunks``:
-    with chunks of 5 float64 or 10 float32 numbers, arrays larger than two chunks are updated
-    in pieces, the last one shorter."""
+@pytest.mark.parametrize(
+    "optimizer",
+    ["sgd-plain", "sgd-decay", "sgd-dampened", "sgd-nesterov"]
+    + ["adam", "adam-decay", "adamw", "adam-amsgrad", "adam-low-beta"],
+)
+def test_every_update_variant_equals_eager(optimizer, dtype, grouped, chunked, monkeypatch):
+    """Each SGD and Adam variant replays its own kernels: for one group, once over the flat
+    arrays that hold all of its parameters, gradients, momenta and moments; else once per
+    parameter. ``in-chunks``: with chunks of 5 float64 or 10 float32 numbers, arrays larger
+    than two chunks are updated in pieces, the last one shorter. Adam's step counts and bias
+    corrections advance in every replay as in eager steps."""
     if chunked:
         monkeypatch.setattr(nn.optim.optimizer.StepRecording, "CHUNK_BYTES", 40)
     eager_model, eager_opt, eager_step, _ = make_step(optimizer, dtype=dtype)
     model, opt, step, calls = make_step(optimizer, dtype=dtype, group_per_parameter=not grouped)
     compiled = autograd.compile(step)
-    for X, Y in batches(20, dtype=dtype):
+    for k, (X, Y) in enumerate(batches(20, dtype=dtype)):
+        if k == 10:  # a schedule's change of the learning rate: read afresh, not recorded anew
+            for group in [*opt.param_groups, *eager_opt.param_groups]:
+                group["lr"] *= 0.3
         assert np.array_equal(compiled(X, Y).data, eager_step(Tensor(X), Tensor(Y)).data)
     assert len(calls) == 1
     (recording,) = compiled.recordings.values()
+    assert nn.optim.optimizer._replay_update not in [f for f, _ in recording.program]
     in_chunks = [f for f, _ in recording.program if f is nn.optim.optimizer._run_in_chunks]
     if grouped:
         total = sum(p.data.size for p in model.parameters())
@@ -144,6 +159,32 @@ def test_every_sgd_variant_equals_eager(optimizer, dtype, grouped, chunked, monk
         assert np.array_equal(p.grad, q.grad), p.name
     for a, b in zip(optimizer_arrays(opt), optimizer_arrays(eager_opt)):
         assert np.array_equal(a, b)
+    assert opt.state.keys() == eager_opt.state.keys()
+    for k in opt.state:
+        assert opt.state[k].keys() == eager_opt.state[k].keys()
+        assert opt.state[k].get("step") == eager_opt.state[k].get("step")
+
+
+@pytest.mark.parametrize("grouped", [True, False], ids=["one-group", "group-per-parameter"])
+@pytest.mark.parametrize("eager_first", [1, 3])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adam-amsgrad", "adamw"])
+def test_compiled_steps_continue_eager_ones(optimizer, eager_first, grouped):
+    """Steps taken eagerly first, then compiled with the same optimizer: the recording takes
+    over the state the eager steps left (momenta, moments, step counts, AMSGrad's maximum,
+    which eager's first step keeps in the same array as the second moment) and the numbers go
+    on as eager steps' would."""
+    _, reference_opt, reference_step, _ = make_step(optimizer)
+    model, opt, step, calls = make_step(optimizer, group_per_parameter=not grouped)
+    compiled = autograd.compile(step)
+    for k, (X, Y) in enumerate(batches(eager_first + 6)):
+        expected = reference_step(Tensor(X), Tensor(Y))
+        got = step(Tensor(X), Tensor(Y)) if k < eager_first else compiled(X, Y)
+        assert np.array_equal(got.data, expected.data)
+    assert len(calls) == eager_first + 1  # the eager steps and one recording
+    for a, b in zip(optimizer_arrays(opt), optimizer_arrays(reference_opt)):
+        assert np.array_equal(a, b)
+    steps = [s.get("step") for s in opt.state.values()]
+    assert steps == [s.get("step") for s in reference_opt.state.values()]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -9,7 +9,7 @@ import numpy as np
 
 from autograd import Tensor
 
-from .optimizer import Optimizer, ParamGroup, check_flag, check_number
+from .optimizer import Optimizer, ParamGroup, StepRecording, check_flag, check_number
 
 
 def lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
@@ -96,6 +96,110 @@ class Adam(Optimizer):
         step_size = lr / (1 - beta1**step)
         denominator = np.sqrt(v) / (1 - beta2**step) ** 0.5 + eps
         return w - (step_size * m) / denominator
+
+    def _record_update(
+        self, step: StepRecording, w: np.ndarray, g: np.ndarray, state: dict[str, Any], group_index: int
+    ) -> bool:
+        """:meth:`_update` as kernels: each of its operations, in its order, into scratch arrays;
+        the moments updated in place and the result written into ``w``. The numbers that change
+        from step to step (the step count, the bias corrections, and AdamW's ``1 - lr λ``) are
+        computed in Python as :meth:`_update` computes them, by a kernel that runs before the
+        others, and written into 0-d arrays of the dtype (the values NumPy converts them to)."""
+        group = self.param_groups[group_index]
+        weight_decay, eps = float(group["weight_decay"]), float(group["eps"])
+        beta1, beta2 = (float(beta) for beta in group["betas"])
+        decoupled = bool(weight_decay) and group["decoupled_weight_decay"]
+        dtype = w.dtype
+        m, v = (_own_buffer(state, key, w) for key in ("exp_avg", "exp_avg_sq"))
+        step_size, correction = np.empty((), dtype), np.empty((), dtype)
+        decay = np.empty((), dtype) if decoupled else None
+        scalars = _StepScalars(step.states, state, group, (beta1, beta2, weight_decay))
+        scalars.step_size, scalars.correction, scalars.decay = step_size, correction, decay
+        step.recorder.kernel(scalars)  # once per replay, before the elementwise kernels
+        first, second = step.scratch(w, 0), step.scratch(w, 1)
+        if weight_decay:
+            if decoupled:  # w = w (1 - lr λ)
+                step.kernel(np.multiply, w, decay, w)
+            else:  # g = g + λ w
+                third = step.scratch(w, 2)
+                step.kernel(np.multiply, w, step.constant(weight_decay, dtype), third)
+                step.kernel(np.add, g, third, third)
+                g = third
+        # m = lerp(m, g, 1 - β1), in lerp's form for that weight
+        weight = 1 - beta1
+        step.kernel(np.subtract, g, m, first)
+        if abs(weight) < 0.5:
+            step.kernel(np.multiply, first, step.constant(weight, dtype), first)
+            step.kernel(np.add, m, first, m)
+        else:
+            step.kernel(np.multiply, first, step.constant(1 - weight, dtype), first)
+            step.kernel(np.subtract, g, first, m)
+        # v = β2 v + ((1 - β2) g) g
+        step.kernel(np.multiply, v, step.constant(beta2, dtype), v)
+        step.kernel(np.multiply, g, step.constant(1 - beta2, dtype), first)
+        step.kernel(np.multiply, first, g, first)
+        step.kernel(np.add, v, first, v)
+        if group["amsgrad"]:  # v̂ = max(v̂, v), kept in the state (v itself after the first step)
+            later = state.get("max_exp_avg_sq") is not None
+            if state.get("max_exp_avg_sq") is v:  # eager's first step keeps one array for both
+                state["max_exp_avg_sq"] = v.copy()
+            v_max = _own_buffer(state, "max_exp_avg_sq", w, zeros=False)
+            if not later:
+                step.kernel(np.copyto, v_max, v, replay=False)
+            step.kernel(_maximum_into, v_max, v, v_max, now=later)
+            v = v_max
+        # w = w - (step_size m) / (sqrt(v) / correction + ε)
+        step.kernel(np.sqrt, v, second)
+        step.kernel(np.divide, second, correction, second)
+        step.kernel(np.add, second, step.constant(eps, dtype), second)
+        step.kernel(np.multiply, m, step_size, first)
+        step.kernel(np.divide, first, second, first)
+        step.kernel(np.subtract, w, first, w)
+        return True
+
+
+def _maximum_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+    np.maximum(x, y, out=out)  # (np.maximum's positional out is deprecated in NumPy 2.4)
+
+
+def _own_buffer(state: dict[str, Any], key: str, like: np.ndarray, zeros: bool = True) -> np.ndarray:
+    """``state[key]`` as an array the kernels may update in place (like's dtype, contiguous,
+    writeable; a copy otherwise), made (zeros, as eager's first step starts from) if missing."""
+    buffer = state.get(key)
+    if buffer is None:
+        buffer = np.zeros_like(like) if zeros else np.empty_like(like)
+    elif buffer.dtype != like.dtype or not (buffer.flags.writeable and buffer.flags.c_contiguous):
+        buffer = np.array(buffer, dtype=like.dtype)
+    state[key] = buffer
+    return buffer
+
+
+class _StepScalars:
+    """A compiled Adam step's numbers of the step: each parameter's step count ``t``, then
+    ``lr / (1 - β1^t)``, ``(1 - β2^t)^½`` and, for AdamW, ``1 - lr λ``, with the learning rate
+    read from the group (schedules change it), as :meth:`Adam._update` computes them."""
+
+    __slots__ = (
+        "states", "state", "group", "beta1", "beta2", "weight_decay", "step_size", "correction", "decay"
+    )
+
+    def __init__(self, states: list[dict], state: dict, group: ParamGroup, hyper: tuple) -> None:
+        self.states, self.state, self.group = states, state, group
+        self.beta1, self.beta2, self.weight_decay = hyper
+        self.step_size = self.correction = self.decay = None  # 0-d arrays of the dtype (decay: AdamW's)
+
+    def __call__(self) -> None:
+        # Read from the parameters' own states: another recording (another batch size) may have
+        # stepped them since.
+        t = self.states[0].get("step", 0) + 1
+        for state in self.states:
+            state["step"] = t
+        self.state["step"] = t  # (a group's merged state, split into the parameters' after recording)
+        lr = float(self.group["lr"])
+        self.step_size[()] = lr / (1 - self.beta1**t)
+        self.correction[()] = (1 - self.beta2**t) ** 0.5
+        if self.decay is not None:
+            self.decay[()] = 1 - lr * self.weight_decay
 
 
 class AdamW(Adam):

@@ -162,6 +162,10 @@ class StepRecording:
         self._lr_arrays: dict = {}
         self._scratch: dict = {}
         self._pending: list = []  # the current parameter's kernels: (function, args, now, replay)
+        #: The state dicts of the parameters whose update is being recorded (one, or a whole
+        #: group's when the update runs over its flat arrays): what per-step bookkeeping (a step
+        #: count) updates in every replay.
+        self.states: list[dict] = []
 
     def kernel(self, function: Callable, *args: Any, now: bool = True, replay: bool = True) -> None:
         """``function(*args)``, an elementwise kernel of the current parameter's update, runs in
@@ -408,6 +412,7 @@ class Optimizer:
                         # into the buffer that holds p's values there (autograd.compile).
                         g = recorder.gradient(p)
                         w = recorder.parameter(p)
+                        step.states = [self._state_at(index)]
                         if self._record_update(step, w, g, self._state_at(index), group_index):
                             step.end_parameter(w)
                         else:
@@ -447,6 +452,7 @@ class Optimizer:
         values, gradients = flat
         states = [self._state_at(index + k) for k in range(len(params))]
         merged = _merged_state(states, params, values.dtype)
+        step.states = states
         if merged is None or not self._record_update(step, values, gradients, merged, group_index):
             return False
         for p in params:
