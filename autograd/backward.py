@@ -278,8 +278,7 @@ def _backward_sweep(root, seed, retain_graph: bool, observed: bool) -> None:
         while ready:
             node = ready.pop()
             key = id(node)
-            g = grads.pop(key)
-            owned.discard(key)
+            g = grads.pop(key)  # (its id stays in owned: every node lives until the sweep ends)
             if node._consumed:
                 raise _consumed_error(node)
             if node._retains_grad:
@@ -360,7 +359,11 @@ def _backward_sweep(root, seed, retain_graph: bool, observed: bool) -> None:
             _unconsume((root,), token)
         raise
     for pkey, leaf in leaves.items():
-        _accumulate_leaf(leaf, grads[pkey], pkey in owned)
+        g = grads[pkey]
+        if leaf._grad is None and pkey in owned:
+            leaf._grad = g  # this sweep's own array, adopted (_accumulate_leaf's first case)
+        else:
+            _accumulate_leaf(leaf, g, pkey in owned)
 
 
 def gradients(

@@ -252,8 +252,9 @@ def _ce_forward(z, y):
     # The softmax is returned with the value: apply keeps it with the node (a residual, the
     # last static argument of the rules), so the VJP that normally follows reuses it.
     logp, a = _softmax_parts(z)
-    total = cost_sum(y, logp)
-    return np.asarray(-total / z.shape[1]), a
+    # Σ/(-m) is bitwise -(Σ/m) (IEEE division rounds symmetrically), one scalar operation
+    # fewer; apply makes the NumPy scalar a 0-d array.
+    return cost_sum(y, logp) / -z.shape[1], a
 
 
 def cost_sum(y, logp):
@@ -283,7 +284,10 @@ def _ce_vjp_z(g, ans, z, y, a):
     # In place on arrays (dz is this rule's own); on tensors ``-=`` and ``*=`` make new nodes.
     dz = _softmax_of(z, a) * sum_keepdims(y, 0)
     dz -= y
-    dz *= g * (1.0 / z.shape[1])
+    scale = 1.0 / z.shape[1]
+    # The seed of backward() is 1: g · (1/m) is then 1/m itself (the same number NumPy makes of
+    # the Python float), without an operation on a 0-d array.
+    dz *= scale if g.__class__ is np.ndarray and g.ndim == 0 and g.item() == 1.0 else g * scale
     return dz
 
 
