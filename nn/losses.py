@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from autograd import Tensor, fused
-from autograd.compile import check_values
+from autograd.compile import check_values, host, recording
 
 from .activations import _sign_split, as_tensor
 
@@ -111,8 +111,9 @@ def _check_target_values(cost: str, values: np.ndarray, tolerance: float | None)
 
 
 def _check_probabilities(cost: str, a: Tensor) -> None:
-    """Predictions must be probabilities; NaN is let through, so that it propagates to the cost."""
-    values = a.data
+    """Predictions must be probabilities; NaN is let through, so that it propagates to the cost.
+    (A check that only raises: a compiled step runs it when recording.)"""
+    values = check_values(a)
     outside = (values < 0) | (values > 1)
     if outside.any():
         raise ValueError(
@@ -127,19 +128,34 @@ def clamped_log(x: Tensor) -> Tensor:
     Where ``x`` is below ``exp(-100)`` (or below the dtype's smallest normal number, whose
     reciprocal, the derivative of ``log``, still fits in the dtype) the result is the constant
     ``max(log x, -100)``, with derivative 0; elsewhere it is ``log x`` with derivative ``1/x``.
+    Which entries are clamped depends on the values: a compiled step finds them again on every
+    call (``host``), and an eager call with nothing to clamp takes ``log x`` alone (the same
+    numbers: ``x · 1 + 0`` is ``x``, and ``log x + 0`` is ``log x``).
     """
-    values = x.data
-    floor = max(np.exp(LOG_FLOOR), float(np.finfo(values.dtype).tiny))
-    kept = values >= floor
-    if kept.all():
+    if recording() is None and bool((check_values(x) >= _log_floor(x.dtype)).all()):
         return x.log()
-    kept_mask = kept.astype(values.dtype)
-    # Clamped entries: log of the value pushed above 0 (log 0 would warn), then the -100 floor.
-    tiny = np.finfo(values.dtype).smallest_subnormal
-    clamped = np.maximum(np.log(np.maximum(values, tiny)), LOG_FLOOR).astype(values.dtype)
+    kept_mask = host(_kept_mask, x)
     # Kept entries go through log; clamped ones are replaced by 1 (log 1 = 0) and get the constant.
     safe = x * kept_mask + (1 - kept_mask)
-    return safe.log() + np.where(kept, 0, clamped).astype(values.dtype)
+    return safe.log() + host(_clamped_logs, x)
+
+
+def _log_floor(dtype: np.dtype) -> float:
+    return max(np.exp(LOG_FLOOR), float(np.finfo(dtype).tiny))
+
+
+def _kept_mask(values: np.ndarray) -> np.ndarray:
+    """1 where ``clamped_log`` takes the log, 0 where it is clamped (in the values' dtype)."""
+    return (values >= _log_floor(values.dtype)).astype(values.dtype)
+
+
+def _clamped_logs(values: np.ndarray) -> np.ndarray:
+    """``max(log x, -100)`` where clamped, 0 elsewhere: log of the value pushed above 0 (log 0
+    would warn), then the floor."""
+    kept = values >= _log_floor(values.dtype)
+    tiny = np.finfo(values.dtype).smallest_subnormal
+    clamped = np.maximum(np.log(np.maximum(values, tiny)), LOG_FLOOR).astype(values.dtype)
+    return np.where(kept, 0, clamped).astype(values.dtype)
 
 
 def binary_cross_entropy(a: Any, y: Any) -> Tensor:
@@ -198,29 +214,42 @@ def cross_entropy(z: Any, labels: Any) -> Tensor:
     cost = "cross_entropy"
     z = as_tensor(z)
     m = _check_predictions(cost, z, "logits Z")
-    if isinstance(labels, Tensor):
-        labels = labels.data
-    labels = np.asarray(labels)
-    if labels.dtype.kind not in "iu":
+    labels = as_tensor(labels)
+    values = check_values(labels)  # (checks that only raise: a compiled step runs them when recording)
+    if values.dtype.kind not in "iu":
         raise TypeError(
-            f"{cost}: labels must be integer class indices, got dtype {labels.dtype} "
+            f"{cost}: labels must be integer class indices, got dtype {values.dtype} "
             "(for one-hot or probability targets, use softmax_cross_entropy)"
         )
-    if labels.shape != (m,):
+    if values.shape != (m,):
         raise ValueError(
             f"{cost}: labels must have shape (m,) = {_fmt((m,))}, one class index per column of the "
-            f"logits Z of shape {_fmt(z.shape)}; got shape {_fmt(labels.shape)}"
+            f"logits Z of shape {_fmt(z.shape)}; got shape {_fmt(values.shape)}"
         )
-    n_classes = z.shape[0]
-    outside = (labels < 0) | (labels >= n_classes)
-    if outside.any():
-        raise ValueError(
-            f"{cost}: labels must lie in [0, {n_classes - 1}] for logits with {n_classes} classes; "
-            f"found {labels[outside][0]} ({int(outside.sum())} out of range)"
-        )
-    y = np.zeros(z.shape, dtype=z.dtype)
-    y[labels, np.arange(m)] = 1
+    # The one-hot targets from the labels' values, made again on every call of a compiled step
+    # (host), which checks the range each time: a label of -1 would otherwise pick the last class.
+    y = host(_OneHot(cost, z.shape[0], z.dtype), labels)
     return fused.softmax_cross_entropy(z, y)
+
+
+class _OneHot:
+    """Integer labels of shape ``(m,)`` as one-hot columns ``(n_classes, m)``, each label
+    checked to be a class index."""
+
+    def __init__(self, cost: str, n_classes: int, dtype: np.dtype) -> None:
+        self.cost, self.n_classes, self.dtype = cost, n_classes, dtype
+
+    def __call__(self, labels: np.ndarray) -> np.ndarray:
+        n_classes = self.n_classes
+        outside = (labels < 0) | (labels >= n_classes)
+        if outside.any():
+            raise ValueError(
+                f"{self.cost}: labels must lie in [0, {n_classes - 1}] for logits with {n_classes} "
+                f"classes; found {labels[outside][0]} ({int(outside.sum())} out of range)"
+            )
+        y = np.zeros((n_classes, labels.shape[0]), dtype=self.dtype)
+        y[labels, np.arange(labels.shape[0])] = 1
+        return y
 
 
 def binary_cross_entropy_with_logits(z: Any, y: Any) -> Tensor:

@@ -642,6 +642,68 @@ def test_binary_cost_and_constant_operands_follow_the_arguments():
         assert np.array_equal(p.data, q.data)
 
 
+@pytest.mark.parametrize("cost", ["cross_entropy", "categorical_cross_entropy", "binary_cross_entropy"])
+def test_every_cost_compiles_and_follows_the_arguments(cost):
+    """The costs whose work depends on the values of their arguments record it as host
+    computations that run again on every call: the one-hot targets of integer labels, and the
+    entries that the probability costs clamp at log 0 = -100 (outputs driven to exactly 0 and 1
+    by scaled inputs on every other step). Losses and parameters equal eager steps'."""
+
+    def make():
+        model = nn.MLP((4, 8, 3), dtype=np.float64, rng=0)
+        opt = nn.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(X, Y):
+            opt.zero_grad()
+            z = model(X)
+            if cost == "cross_entropy":
+                loss = nn.cross_entropy(z, Y)
+            elif cost == "categorical_cross_entropy":
+                loss = nn.categorical_cross_entropy(nn.softmax(z), Y)
+            else:
+                loss = nn.binary_cross_entropy(z.sigmoid(), Y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, step
+
+    eager_model, eager_step = make()
+    model, step = make()
+    compiled = autograd.compile(step)
+    rng = np.random.default_rng(7)
+    clamped = 0
+    for k in range(12):
+        X = rng.standard_normal((4, 6)) * (800.0 if k % 2 else 1.0)  # saturated outputs: 0s and 1s
+        labels = rng.integers(0, 3, 6)
+        Y = labels if cost == "cross_entropy" else np.eye(3)[:, labels]
+        expected = eager_step(Tensor(X), Tensor(Y))
+        assert np.array_equal(compiled(X, Y).data, expected.data)
+        clamped += expected.item() > 30  # a log clamped at -100 somewhere
+    assert len(compiled.recordings) == 1
+    if cost != "cross_entropy":
+        assert clamped >= 3  # the clamps were exercised, not only the plain log
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert np.array_equal(p.data, q.data)
+
+
+def test_labels_out_of_range_raise_on_a_replay():
+    """A replay checks the labels it turns into one-hot columns: -1 would silently pick the
+    last class."""
+    model = nn.MLP((4, 8, 3), dtype=np.float64, rng=0)
+
+    @autograd.compile
+    def loss(X, labels):
+        return nn.cross_entropy(model(X), labels)
+
+    X = np.ones((4, 2))
+    loss(X, np.array([0, 2]))
+    loss(X, np.array([1, 1]))  # a replay
+    for bad in ([0, -1], [3, 0]):
+        with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\]"):
+            loss(X, np.array(bad))
+
+
 # The replay multiplies first (0 · -inf: NumPy warns) and sums again without those terms.
 @pytest.mark.filterwarnings("ignore:invalid value encountered in multiply:RuntimeWarning")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
