@@ -1056,6 +1056,18 @@ def _vjp_sech2_chain(scale: float):
     return lower
 
 
+def _vjp_sum(rec, out, g, ans, xs, static):
+    """``_sum_vjp``: ``g`` (with the summed axes put back) copied over ``x``'s shape."""
+    axis, keepdims = static
+    g = rec._resolve(g)
+    if out.shape != xs[0].shape or out.dtype != g.dtype:
+        return False
+    if not keepdims:
+        g = g.reshape(P._kept_shape(xs[0].shape, axis))  # a view of g's buffer: follows it
+    rec.emit(_copy_into, [out, g], (0,))
+    return True
+
+
 def _vjp_mul(index):
     def lower(rec, out, g, ans, xs, static):
         rec.emit(np.multiply, [g, xs[1 - index], out], (2,))
@@ -1109,6 +1121,7 @@ _VJP: dict = {
     (P.MATMUL, 0): _vjp_matmul_x,
     (P.MATMUL, 1): _vjp_matmul_y,
     (P.RELU, 0): _vjp_relu,
+    (P.SUM, 0): _vjp_sum,
     (P.TANH, 0): _vjp_sech2_chain(2.0),
     (P.SIGMOID, 0): _vjp_sech2_chain(1.0),
     (P.MUL, 0): _vjp_mul(0),

@@ -642,6 +642,36 @@ def test_binary_cost_and_constant_operands_follow_the_arguments():
         assert np.array_equal(p.data, q.data)
 
 
+@pytest.mark.parametrize("axis, keepdims", [(0, False), (1, False), (1, True), ((0, 1), False), (None, True)])
+def test_sums_gradient_replays_as_a_copy_over_the_summed_axes(axis, keepdims):
+    """The VJP of ``sum`` (``g`` spread back over the summed axes) replays as one copy into its
+    buffer, following ``g`` when the weights ``c`` of the sums change from call to call."""
+
+    def make():
+        W = Tensor(np.arange(12.0).reshape(3, 4) / 7, requires_grad=True)
+
+        def f(X, c):
+            loss = ((W @ X).sum(axis=axis, keepdims=keepdims) * c).sum()
+            loss.backward()
+            return loss
+
+        return W, f
+
+    W_eager, eager = make()
+    W, f = make()
+    compiled = autograd.compile(f)
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((4, 5))
+    shape = np.sum(np.ones((3, 5)), axis=axis, keepdims=keepdims).shape
+    for _ in range(4):
+        c = rng.standard_normal(shape)
+        W.grad = W_eager.grad = None
+        assert np.array_equal(compiled(X, c).data, eager(Tensor(X), Tensor(c)).data)
+        assert np.array_equal(W.grad, W_eager.grad)
+    (recording,) = compiled.recordings.values()
+    assert compile_module._rule_into not in [f for f, _ in recording.program]
+
+
 @pytest.mark.parametrize("cost", ["cross_entropy", "categorical_cross_entropy", "binary_cross_entropy"])
 def test_every_cost_compiles_and_follows_the_arguments(cost):
     """The costs whose work depends on the values of their arguments record it as host
