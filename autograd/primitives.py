@@ -350,7 +350,7 @@ def sum_keepdims(x: Any, axis: int) -> Any:
     """``x.sum(axis=axis, keepdims=True)``.
 
     A float32 or float64 matrix is summed along axis 1 as ``x @ 1`` (a column of ones) and along
-    axis 0 as ``1ᵀ @ x``: BLAS's matrix-vector product, 1.5–3.5× faster than NumPy's reduction
+    axis 0 as ``1ᵀ @ x``: BLAS's matrix-vector product, 1.4–3.4× faster than NumPy's reduction
     along a row (a bias's gradient over a batch, a softmax's column totals), with the same
     accuracy (another order of the same additions). Other arrays go to NumPy's ``add.reduce``
     directly, without the array method's Python layer; tensors (rules that are differentiated
