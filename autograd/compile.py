@@ -757,8 +757,19 @@ class Recorder:
 # Kernel forms of the primitives' forwards and VJPs (everything else goes through _rule_into)
 # ---------------------------------------------------------------------------------------------
 
-_UNARY = {P.EXP: np.exp, P.LOG: np.log, P.NEG: np.negative, P.RECIPROCAL: np.reciprocal, P.TANH: np.tanh}
-_BINARY = {P.ADD: np.add, P.MUL: np.multiply, P.MATMUL: np.matmul}
+#: Primitives whose forward is this ufunc itself: replayed as the ufunc into the output buffer.
+_UNARY = {
+    P.EXP: np.exp,
+    P.LOG: np.log,
+    P.NEG: np.negative,
+    P.RECIPROCAL: np.reciprocal,
+    P.TANH: np.tanh,
+    P.SQRT: np.sqrt,
+    P.ABS: np.absolute,
+    P.SIN: np.sin,
+    P.COS: np.cos,
+}
+_BINARY = {P.ADD: np.add, P.MUL: np.multiply, P.MATMUL: np.matmul, P.DIVIDE: np.divide, P.POWER: np.power}
 
 
 def _forward_unary(ufunc):
@@ -783,6 +794,10 @@ def _maximum_into(x, y, out):
     # np.maximum's positional out is deprecated (NumPy 2.4), and the warning costs more than
     # the keyword.
     np.maximum(x, y, out=out)
+
+
+def _minimum_into(x, y, out):
+    np.minimum(x, y, out=out)  # (as _maximum_into)
 
 
 class _InRows:
@@ -949,6 +964,8 @@ _FORWARD: dict = {prim: _forward_unary(u) for prim, u in _UNARY.items()}
 _FORWARD.update({prim: _forward_binary(u) for prim, u in _BINARY.items()})
 _FORWARD[P.RELU] = _forward_relu
 _FORWARD[P.SIGMOID] = _forward_sigmoid
+_FORWARD[P.MAXIMUM] = _forward_binary(_maximum_into)
+_FORWARD[P.MINIMUM] = _forward_binary(_minimum_into)
 _FORWARD[P.SUM] = _forward_sum
 _FORWARD[P.BROADCAST_TO] = _forward_broadcast
 _FORWARD[F.LINEAR] = _forward_linear

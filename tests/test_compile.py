@@ -672,6 +672,50 @@ def test_sums_gradient_replays_as_a_copy_over_the_summed_axes(axis, keepdims):
     assert compile_module._rule_into not in [f for f, _ in recording.program]
 
 
+ELEMENTWISE = {
+    "divide": lambda z, c: z / c,
+    "power": lambda z, c: (z * z + 1.0) ** c,
+    "sqrt": lambda z, c: (z * z + c).sqrt(),
+    "abs": lambda z, c: abs(z) * c,
+    "sin": lambda z, c: z.sin() * c,
+    "cos": lambda z, c: z.cos() * c,
+    "maximum": lambda z, c: autograd.maximum(z, c - 1.0),
+    "minimum": lambda z, c: autograd.minimum(z, c - 1.0),
+}
+
+
+@pytest.mark.parametrize("op", sorted(ELEMENTWISE))
+def test_ufunc_forwards_replay_into_their_buffers(op):
+    """Primitives whose forward is a NumPy ufunc replay it into the output's buffer (maximum and
+    minimum by keyword: a positional out is deprecated): no rule is called and copied for their
+    forwards, and the numbers follow the arguments as eager's do."""
+    from autograd import primitives as P
+
+    def make():
+        W = Tensor(np.arange(12.0).reshape(3, 4) / 7 - 0.5, requires_grad=True)
+
+        def f(X, c):
+            loss = ELEMENTWISE[op](W @ X, c).sum()
+            loss.backward()
+            return loss
+
+        return W, f
+
+    W_eager, eager = make()
+    W, f = make()
+    compiled = autograd.compile(f)
+    rng = np.random.default_rng(11)
+    for _ in range(4):
+        X, c = rng.standard_normal((4, 5)), rng.uniform(0.5, 2.0, (3, 1))
+        W.grad = W_eager.grad = None
+        assert np.array_equal(compiled(X, c).data, eager(Tensor(X), Tensor(c)).data)
+        assert np.array_equal(W.grad, W_eager.grad)
+    (recording,) = compiled.recordings.values()
+    forwards = {prim.forward for prim in P.PRIMITIVES.values()}
+    copied = [args[0] for f, args in recording.program if f is compile_module._rule_into]
+    assert not [rule for rule in copied if rule in forwards], copied
+
+
 @pytest.mark.parametrize("cost", ["cross_entropy", "categorical_cross_entropy", "binary_cross_entropy"])
 def test_every_cost_compiles_and_follows_the_arguments(cost):
     """The costs whose work depends on the values of their arguments record it as host
