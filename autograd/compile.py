@@ -1085,6 +1085,66 @@ def _vjp_sum(rec, out, g, ans, xs, static):
     return True
 
 
+def _same_layout(out, g, *arrays) -> bool:
+    """Whether an elementwise rule's kernels may write ``out`` from ``g`` and ``arrays`` as
+    eager's operations do: one dtype, and shapes that broadcast to ``out``'s (an untracked
+    operand keeps its own shape)."""
+    for a in (g, *arrays):
+        if a.dtype != out.dtype:
+            return False
+        if a.shape != out.shape and np.broadcast_shapes(a.shape, out.shape) != out.shape:
+            return False
+    return True
+
+
+def _vjp_divide_x(rec, out, g, ans, xs, static):
+    """``g / y``."""
+    if not _same_layout(out, g, xs[1]):
+        return False
+    rec.emit(np.divide, [g, xs[1], out], (2,))
+    return True
+
+
+def _vjp_divide_y(rec, out, g, ans, xs, static):
+    """``-(g ans) / y``, in that order."""
+    if not _same_layout(out, g, ans, xs[1]):
+        return False
+    rec.emit(np.multiply, [g, ans, out], (2,))
+    rec.emit(np.negative, [out, out], (1,))
+    rec.emit(np.divide, [out, xs[1], out], (2,))
+    return True
+
+
+def _vjp_sqrt(rec, out, g, ans, xs, static):
+    """``g / (ans · 2)``."""
+    if not _same_layout(out, g, ans):
+        return False
+    (twice,) = _temporaries(rec, out, 1)
+    rec.emit(np.multiply, [ans, _constant_of(2, out.dtype), twice], (2,))
+    rec.emit(np.divide, [g, twice, out], (2,))
+    return True
+
+
+def _vjp_reciprocal(rec, out, g, ans, xs, static):
+    """``-(g ans ans)``, in that order."""
+    if not _same_layout(out, g, ans):
+        return False
+    rec.emit(np.multiply, [g, ans, out], (2,))
+    rec.emit(np.multiply, [out, ans, out], (2,))
+    rec.emit(np.negative, [out, out], (1,))
+    return True
+
+
+def _vjp_abs(rec, out, g, ans, xs, static):
+    """``g · sign(x)``."""
+    if not _same_layout(out, g, xs[0]):
+        return False
+    (sign,) = _temporaries(rec, out, 1)
+    rec.emit(np.sign, [xs[0], sign], (1,))
+    rec.emit(np.multiply, [g, sign, out], (2,))
+    return True
+
+
 def _vjp_mul(index):
     def lower(rec, out, g, ans, xs, static):
         rec.emit(np.multiply, [g, xs[1 - index], out], (2,))
@@ -1139,6 +1199,11 @@ _VJP: dict = {
     (P.MATMUL, 1): _vjp_matmul_y,
     (P.RELU, 0): _vjp_relu,
     (P.SUM, 0): _vjp_sum,
+    (P.DIVIDE, 0): _vjp_divide_x,
+    (P.DIVIDE, 1): _vjp_divide_y,
+    (P.SQRT, 0): _vjp_sqrt,
+    (P.RECIPROCAL, 0): _vjp_reciprocal,
+    (P.ABS, 0): _vjp_abs,
     (P.TANH, 0): _vjp_sech2_chain(2.0),
     (P.SIGMOID, 0): _vjp_sech2_chain(1.0),
     (P.MUL, 0): _vjp_mul(0),
