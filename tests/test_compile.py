@@ -612,26 +612,30 @@ def test_memory_stays_flat_over_many_replays():
     assert after - before < 4096, f"memory grew by {after - before} bytes over 10,000 replays"
 
 
+def model_and_step(sizes, cost_of):
+    """A float64 MLP of ``sizes`` and the SGD step that trains it on ``cost_of(model(X), Y)``."""
+    model = nn.MLP(sizes, dtype=np.float64, rng=0)
+    opt = nn.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(X, Y):
+        opt.zero_grad()
+        loss = cost_of(model(X), Y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return model, step
+
+
 def test_binary_cost_and_constant_operands_follow_the_arguments():
     """``z - Y`` and ``z / Y`` with a constant ``Y`` (an argument) and the binary cost from the
     logits (its sign masks come from the values): all follow each call's data."""
 
-    def make():
-        model = nn.MLP((2, 8, 1), dtype=np.float64, rng=0)
-        opt = nn.optim.SGD(model.parameters(), lr=0.1)
+    def cost(z, Y):
+        return nn.binary_cross_entropy_with_logits(z, Y) + ((z - Y) * (z / (Y + 1.0))).sum() * 0.01
 
-        def step(X, Y):
-            opt.zero_grad()
-            z = model(X)
-            loss = nn.binary_cross_entropy_with_logits(z, Y) + ((z - Y) * (z / (Y + 1.0))).sum() * 0.01
-            loss.backward()
-            opt.step()
-            return loss
-
-        return model, step
-
-    eager_model, eager_step = make()
-    model, step = make()
+    eager_model, eager_step = model_and_step((2, 8, 1), cost)
+    model, step = model_and_step((2, 8, 1), cost)
     compiled = autograd.compile(step)
     rng = np.random.default_rng(5)
     for _ in range(10):
@@ -646,12 +650,22 @@ def test_binary_cost_and_constant_operands_follow_the_arguments():
 def test_sums_gradient_replays_as_a_copy_over_the_summed_axes(axis, keepdims):
     """The VJP of ``sum`` (``g`` spread back over the summed axes) replays as one copy into its
     buffer, following ``g`` when the weights ``c`` of the sums change from call to call."""
+    shape = np.sum(np.ones((3, 5)), axis=axis, keepdims=keepdims).shape
+    recording = replays_equal_eager(
+        lambda z, c: (z.sum(axis=axis, keepdims=keepdims) * c).sum(), lambda rng: rng.standard_normal(shape)
+    )
+    assert compile_module._rule_into not in [f for f, _ in recording.program]
+
+
+def replays_equal_eager(loss_of, weights, calls=4):
+    """``loss_of(W @ X, c)`` and its backward, compiled and eager, over ``calls`` calls with new
+    ``X`` and ``c = weights(rng)``: equal losses and gradients of ``W``. Returns the recording."""
 
     def make():
-        W = Tensor(np.arange(12.0).reshape(3, 4) / 7, requires_grad=True)
+        W = Tensor(np.arange(12.0).reshape(3, 4) / 7 - 0.5, requires_grad=True)
 
         def f(X, c):
-            loss = ((W @ X).sum(axis=axis, keepdims=keepdims) * c).sum()
+            loss = loss_of(W @ X, c)
             loss.backward()
             return loss
 
@@ -660,16 +674,14 @@ def test_sums_gradient_replays_as_a_copy_over_the_summed_axes(axis, keepdims):
     W_eager, eager = make()
     W, f = make()
     compiled = autograd.compile(f)
-    rng = np.random.default_rng(3)
-    X = rng.standard_normal((4, 5))
-    shape = np.sum(np.ones((3, 5)), axis=axis, keepdims=keepdims).shape
-    for _ in range(4):
-        c = rng.standard_normal(shape)
+    rng = np.random.default_rng(11)
+    for _ in range(calls):
+        X, c = rng.standard_normal((4, 5)), weights(rng)
         W.grad = W_eager.grad = None
         assert np.array_equal(compiled(X, c).data, eager(Tensor(X), Tensor(c)).data)
         assert np.array_equal(W.grad, W_eager.grad)
     (recording,) = compiled.recordings.values()
-    assert compile_module._rule_into not in [f for f, _ in recording.program]
+    return recording
 
 
 ELEMENTWISE = {
@@ -693,26 +705,9 @@ def test_ufunc_forwards_replay_into_their_buffers(op):
     forwards, and the numbers follow the arguments as eager's do."""
     from autograd import primitives as P
 
-    def make():
-        W = Tensor(np.arange(12.0).reshape(3, 4) / 7 - 0.5, requires_grad=True)
-
-        def f(X, c):
-            loss = ELEMENTWISE[op](W @ X, c).sum()
-            loss.backward()
-            return loss
-
-        return W, f
-
-    W_eager, eager = make()
-    W, f = make()
-    compiled = autograd.compile(f)
-    rng = np.random.default_rng(11)
-    for _ in range(4):
-        X, c = rng.standard_normal((4, 5)), rng.uniform(0.5, 2.0, (3, 1))
-        W.grad = W_eager.grad = None
-        assert np.array_equal(compiled(X, c).data, eager(Tensor(X), Tensor(c)).data)
-        assert np.array_equal(W.grad, W_eager.grad)
-    (recording,) = compiled.recordings.values()
+    recording = replays_equal_eager(
+        lambda z, c: ELEMENTWISE[op](z, c).sum(), lambda rng: rng.uniform(0.5, 2.0, (3, 1))
+    )
     forwards = {prim.forward for prim in P.PRIMITIVES.values()}
     copied = [args[0] for f, args in recording.program if f is compile_module._rule_into]
     assert not [rule for rule in copied if rule in forwards], copied
@@ -727,27 +722,15 @@ def test_every_cost_compiles_and_follows_the_arguments(cost):
     entries that the probability costs clamp at log 0 = -100 (outputs driven to exactly 0 and 1
     by scaled inputs on every other step). Losses and parameters equal eager steps'."""
 
-    def make():
-        model = nn.MLP((4, 8, 3), dtype=np.float64, rng=0)
-        opt = nn.optim.SGD(model.parameters(), lr=0.1)
+    def cost_of(z, Y):
+        if cost == "cross_entropy":
+            return nn.cross_entropy(z, Y)
+        if cost == "categorical_cross_entropy":
+            return nn.categorical_cross_entropy(nn.softmax(z), Y)
+        return nn.binary_cross_entropy(z.sigmoid(), Y)
 
-        def step(X, Y):
-            opt.zero_grad()
-            z = model(X)
-            if cost == "cross_entropy":
-                loss = nn.cross_entropy(z, Y)
-            elif cost == "categorical_cross_entropy":
-                loss = nn.categorical_cross_entropy(nn.softmax(z), Y)
-            else:
-                loss = nn.binary_cross_entropy(z.sigmoid(), Y)
-            loss.backward()
-            opt.step()
-            return loss
-
-        return model, step
-
-    eager_model, eager_step = make()
-    model, step = make()
+    eager_model, eager_step = model_and_step((4, 8, 3), cost_of)
+    model, step = model_and_step((4, 8, 3), cost_of)
     compiled = autograd.compile(step)
     rng = np.random.default_rng(7)
     clamped = 0
