@@ -1145,6 +1145,27 @@ def _vjp_abs(rec, out, g, ans, xs, static):
     return True
 
 
+def _vjp_sin(rec, out, g, ans, xs, static):
+    """``g · cos(x)``."""
+    if not _same_layout(out, g, xs[0]):
+        return False
+    (cosine,) = _temporaries(rec, out, 1)
+    rec.emit(np.cos, [xs[0], cosine], (1,))
+    rec.emit(np.multiply, [g, cosine, out], (2,))
+    return True
+
+
+def _vjp_cos(rec, out, g, ans, xs, static):
+    """``-(g · sin(x))``."""
+    if not _same_layout(out, g, xs[0]):
+        return False
+    (sine,) = _temporaries(rec, out, 1)
+    rec.emit(np.sin, [xs[0], sine], (1,))
+    rec.emit(np.multiply, [g, sine, out], (2,))
+    rec.emit(np.negative, [out, out], (1,))
+    return True
+
+
 def _vjp_mul(index):
     def lower(rec, out, g, ans, xs, static):
         rec.emit(np.multiply, [g, xs[1 - index], out], (2,))
@@ -1204,6 +1225,8 @@ _VJP: dict = {
     (P.SQRT, 0): _vjp_sqrt,
     (P.RECIPROCAL, 0): _vjp_reciprocal,
     (P.ABS, 0): _vjp_abs,
+    (P.SIN, 0): _vjp_sin,
+    (P.COS, 0): _vjp_cos,
     (P.TANH, 0): _vjp_sech2_chain(2.0),
     (P.SIGMOID, 0): _vjp_sech2_chain(1.0),
     (P.MUL, 0): _vjp_mul(0),
