@@ -894,13 +894,9 @@ def _forward_softmax_cross_entropy(rec, out, xs, static, residual):
     z, y = xs
     if residual is None or z.dtype != y.dtype or out.dtype != z.dtype:
         return False
-    column = np.empty((1, z.shape[1]), dtype=z.dtype)
-    total = np.empty_like(column)
-    log_total = np.empty_like(column)
-    shifted = np.empty_like(z)
-    for a in (column, total, log_total, shifted):
-        rec._know(a, a, _TEMP)
     m = z.shape[1]
+    column, total, log_total = (_temporary(rec, (1, m), z.dtype) for _ in range(3))
+    shifted = _temporary(rec, z.shape, z.dtype)
     rec.emit(np.maximum.reduce, [z, 0, None, column, True], (3,))
     rec.emit(np.subtract, [z, column, shifted], (2,))
     rec.emit(np.exp, [shifted, residual], (1,))
@@ -921,12 +917,11 @@ def _finish_cost(out, minus_m, y, logp):
     out[()] = F.cost_sum(y, logp) / minus_m
 
 
-def _temporaries(rec, like: np.ndarray, count: int, dtype: Any = None) -> list:
-    """``count`` scratch arrays of ``like``'s shape (and dtype, unless given), for one rule."""
-    arrays = [np.empty(like.shape, dtype=like.dtype if dtype is None else dtype) for _ in range(count)]
-    for a in arrays:
-        rec._know(a, a, _TEMP)
-    return arrays
+def _temporary(rec, shape: tuple, dtype: Any) -> np.ndarray:
+    """A scratch array of the program, written by a kernel before any other reads it."""
+    array = np.empty(shape, dtype=dtype)
+    rec._know(array, array, _TEMP)
+    return array
 
 
 def _constant_of(value: float, dtype: np.dtype) -> np.ndarray:
@@ -947,8 +942,8 @@ def _forward_sigmoid(rec, out, xs, static, residual):
     x = xs[0]
     if out.dtype != x.dtype:
         return False
-    e, scratch = _temporaries(rec, out, 2)
-    (mask,) = _temporaries(rec, out, 1, bool)
+    e, scratch = _temporary(rec, out.shape, out.dtype), _temporary(rec, out.shape, out.dtype)
+    mask = _temporary(rec, out.shape, bool)
     one = _constant_of(1, x.dtype)
     rec.emit(np.abs, [x, scratch], (1,))
     rec.emit(np.negative, [scratch, scratch], (1,))
@@ -1035,8 +1030,7 @@ def _vjp_matmul_y(rec, out, g, ans, xs, static):
 
 def _vjp_relu(rec, out, g, ans, xs, static):
     x = xs[0]
-    mask = np.empty(x.shape, dtype=bool)
-    rec._know(mask, mask, _TEMP)
+    mask = _temporary(rec, x.shape, bool)
     rows = rec.in_rows.get(id(rec._resolve(x)))
     if rows is not None:
         # The mask is computed with the forward's blocks, while each block of Z is in the
@@ -1058,7 +1052,7 @@ def _vjp_sech2_chain(scale: float):
         x = xs[0]
         if not (g.dtype == x.dtype == out.dtype and g.shape == x.shape):
             return False
-        e, one_plus = _temporaries(rec, out, 2)
+        e, one_plus = _temporary(rec, out.shape, out.dtype), _temporary(rec, out.shape, out.dtype)
         dtype = x.dtype
         rec.emit(np.abs, [x, e], (1,))
         rec.emit(np.multiply, [e, _constant_of(-scale, dtype), e], (2,))
@@ -1119,7 +1113,7 @@ def _vjp_sqrt(rec, out, g, ans, xs, static):
     """``g / (ans · 2)``."""
     if not _same_layout(out, g, ans):
         return False
-    (twice,) = _temporaries(rec, out, 1)
+    twice = _temporary(rec, out.shape, out.dtype)
     rec.emit(np.multiply, [ans, _constant_of(2, out.dtype), twice], (2,))
     rec.emit(np.divide, [g, twice, out], (2,))
     return True
@@ -1135,35 +1129,21 @@ def _vjp_reciprocal(rec, out, g, ans, xs, static):
     return True
 
 
-def _vjp_abs(rec, out, g, ans, xs, static):
-    """``g · sign(x)``."""
-    if not _same_layout(out, g, xs[0]):
-        return False
-    (sign,) = _temporaries(rec, out, 1)
-    rec.emit(np.sign, [xs[0], sign], (1,))
-    rec.emit(np.multiply, [g, sign, out], (2,))
-    return True
+def _vjp_times(function: Callable, negated: bool = False):
+    """A VJP ``g · f(x)`` (``-(g · f(x))`` if ``negated``), in that order: abs's ``g · sign(x)``,
+    sin's ``g · cos(x)``, cos's ``-(g · sin(x))``."""
 
+    def lower(rec, out, g, ans, xs, static):
+        if not _same_layout(out, g, xs[0]):
+            return False
+        factor = _temporary(rec, out.shape, out.dtype)
+        rec.emit(function, [xs[0], factor], (1,))
+        rec.emit(np.multiply, [g, factor, out], (2,))
+        if negated:
+            rec.emit(np.negative, [out, out], (1,))
+        return True
 
-def _vjp_sin(rec, out, g, ans, xs, static):
-    """``g · cos(x)``."""
-    if not _same_layout(out, g, xs[0]):
-        return False
-    (cosine,) = _temporaries(rec, out, 1)
-    rec.emit(np.cos, [xs[0], cosine], (1,))
-    rec.emit(np.multiply, [g, cosine, out], (2,))
-    return True
-
-
-def _vjp_cos(rec, out, g, ans, xs, static):
-    """``-(g · sin(x))``."""
-    if not _same_layout(out, g, xs[0]):
-        return False
-    (sine,) = _temporaries(rec, out, 1)
-    rec.emit(np.sin, [xs[0], sine], (1,))
-    rec.emit(np.multiply, [g, sine, out], (2,))
-    rec.emit(np.negative, [out, out], (1,))
-    return True
+    return lower
 
 
 def _vjp_mul(index):
@@ -1195,10 +1175,8 @@ def _vjp_softmax_cross_entropy_z(rec, out, g, ans, xs, static):
     a = static[-1]
     if y.dtype != z.dtype or g.dtype != z.dtype:
         return False
-    column = np.empty((1, y.shape[1]), dtype=y.dtype)
-    scale = np.empty((), dtype=g.dtype)
-    for t in (column, scale):
-        rec._know(t, t, _TEMP)
+    column = _temporary(rec, (1, y.shape[1]), y.dtype)
+    scale = _temporary(rec, (), g.dtype)
     _emit_sum_keepdims(rec, y, 0, column)
     rec.emit(np.multiply, [a, column, out], (2,))
     rec.emit(np.subtract, [out, y, out], (2,))
@@ -1224,9 +1202,9 @@ _VJP: dict = {
     (P.DIVIDE, 1): _vjp_divide_y,
     (P.SQRT, 0): _vjp_sqrt,
     (P.RECIPROCAL, 0): _vjp_reciprocal,
-    (P.ABS, 0): _vjp_abs,
-    (P.SIN, 0): _vjp_sin,
-    (P.COS, 0): _vjp_cos,
+    (P.ABS, 0): _vjp_times(np.sign),
+    (P.SIN, 0): _vjp_times(np.cos),
+    (P.COS, 0): _vjp_times(np.sin, negated=True),
     (P.TANH, 0): _vjp_sech2_chain(2.0),
     (P.SIGMOID, 0): _vjp_sech2_chain(1.0),
     (P.MUL, 0): _vjp_mul(0),
